@@ -1,0 +1,427 @@
+"""The authcheck application: one object that the CLI, the API and the benchmarks drive.
+
+It owns the catalogue, the reference store, the descriptor model and the vector spaces,
+and exposes the user-level operations: brands and sellers, register / remove references,
+and screen listings. Writers take a file lock so concurrent processes cannot interleave
+index writes; SQLite is always written first, indexes follow (and are rebuilt from it).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import io
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from authcheck.config import Settings, resolve_home
+from authcheck.copy_detection import CopyDetector, ListingInput
+from authcheck.refstore import ReferenceStore
+from authcheck.results import FLAGGED, VERDICTS, ScreeningResult
+from index.catalogue import Brand, Catalogue, CatalogueError, NewReference, Reference
+from index.space import VectorSpace
+from index.vector_index import atomic_write_bytes
+from vision.descriptor import Descriptor
+from vision.imageio import ImageLoadError, LoadedImage, load_image_full
+from vision.models import get_model_card
+from vision.views import listing_views
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+Progress = Callable[[int, int | None], None]  # (done, total or None)
+
+
+class ModelMismatchError(RuntimeError):
+    """The catalogue was built with another descriptor model than the one requested."""
+
+
+@dataclass
+class RegisterReport:
+    """What a (bulk) registration did."""
+
+    registered: list[int] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary."""
+        return {
+            "registered": len(self.registered),
+            "reference_ids": self.registered,
+            "already_registered": len(self.duplicates),
+            "failed": [{"path": p, "error": e} for p, e in self.failed],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def iter_image_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files named directly (any suffix) and image files found recursively under folders, sorted."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES:
+                    yield child
+        else:
+            yield path
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class _Decoded:
+    name: str
+    data: bytes | None = None
+    image: LoadedImage | None = None
+    error: str | None = None
+
+
+class Authcheck:
+    """authcheck over one home directory."""
+
+    def __init__(self, home: str | Path | None = None, settings: Settings | None = None, model: str | None = None):
+        self.home = resolve_home(home)
+        self.settings = settings or Settings.load(self.home)
+        self.catalogue = Catalogue(self.home / "catalogue.sqlite")
+        stored = self.catalogue.get_meta("model")
+        if model:
+            self.settings.model = model
+        elif stored:
+            self.settings.model = stored
+        self._check_model()
+        self.card = get_model_card(self.settings.model, self.home)
+        self.refs = ReferenceStore(
+            self.home / "refs", max_side=self.settings.stored_max_side, feature_max_side=self.settings.feature_max_side
+        )
+        self._descriptor: Descriptor | None = None
+        self._descriptor_lock = threading.Lock()
+        self.catalogue_space = VectorSpace(
+            self.catalogue, self.home / "indexes", f"catalogue:{self.card.name}", self.card.dim, **self._backend()
+        )
+        self.copies = CopyDetector(self.catalogue_space, self.catalogue, self.refs, self.settings)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="authcheck-decode")
+
+    # -- setup -----------------------------------------------------------------------------
+    def _backend(self) -> dict:
+        from index.backends import backend_options  # local: backends may pull optional packages
+
+        return backend_options(self.settings.index_backend, self.home)
+
+    def _check_model(self) -> None:
+        stored = self.catalogue.get_meta("model")
+        if stored is None:
+            self.catalogue.set_meta("model", self.settings.model)
+        elif stored != self.settings.model:
+            raise ModelMismatchError(
+                f"this catalogue ({self.home}) was built with model {stored!r}, not {self.settings.model!r}; "
+                f"screen with --model {stored}, or re-embed every reference with "
+                f"`authcheck reindex --model {self.settings.model}`"
+            )
+
+    @property
+    def descriptor(self) -> Descriptor:
+        """The descriptor model, loaded on first use and shared."""
+        with self._descriptor_lock:
+            if self._descriptor is None:
+                self._descriptor = Descriptor(self.card)
+            return self._descriptor
+
+    def close(self) -> None:
+        """Persist indexes and release resources."""
+        self.flush()
+        self._pool.shutdown(wait=True)
+        self.catalogue.close()
+
+    def flush(self) -> None:
+        """Write changed indexes to disk."""
+        with self.write_lock():
+            self.catalogue_space.flush()
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Exclusive lock across processes for changes to references and indexes."""
+        path = self.home / ".write.lock"
+        with open(path, "a+") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def refresh(self) -> None:
+        """Pick up references other processes added or removed."""
+        self.catalogue_space.refresh()
+
+    # -- brands ----------------------------------------------------------------------------
+    def add_brand(self, name: str, sellers: Iterable[str] = (), wordmarks: Iterable[str] = (), actor: str = "cli"):
+        """Create a brand (idempotent), with optional authorised sellers and wordmarks."""
+        brand = self.catalogue.add_brand(name, sellers, wordmarks)
+        self.catalogue.audit(actor, "brand.add", f"brand:{name}", {"sellers": list(sellers)})
+        return brand
+
+    def list_brands(self) -> list[Brand]:
+        """All brands."""
+        return self.catalogue.list_brands()
+
+    def authorise(self, brand: str, sellers: Iterable[str], actor: str = "cli") -> Brand:
+        """Authorise sellers to show the brand's marks."""
+        sellers = list(sellers)
+        out = self.catalogue.set_sellers(brand, sellers, authorised=True)
+        self.catalogue.audit(actor, "seller.authorise", f"brand:{brand}", {"sellers": sellers})
+        return out
+
+    def revoke(self, brand: str, sellers: Iterable[str], actor: str = "cli") -> Brand:
+        """Withdraw sellers' authorisation."""
+        sellers = list(sellers)
+        out = self.catalogue.set_sellers(brand, sellers, authorised=False)
+        self.catalogue.audit(actor, "seller.revoke", f"brand:{brand}", {"sellers": sellers})
+        return out
+
+    # -- decoding --------------------------------------------------------------------------
+    def _decode(self, name: str, source: str | Path | bytes, max_side: int, keep_bytes: bool) -> _Decoded:
+        try:
+            if isinstance(source, bytes):
+                data = source
+            else:
+                path = Path(source)
+                if not path.is_file():
+                    raise ImageLoadError(name, "no such file" if not path.exists() else "not a regular file")
+                data = path.read_bytes()
+            image = load_image_full(data, name=name, max_side=max_side)
+            return _Decoded(name=name, data=data if keep_bytes else None, image=image)
+        except ImageLoadError as exc:
+            return _Decoded(name=name, error=str(exc))
+        except OSError as exc:
+            return _Decoded(name=name, error=f"cannot read image {name!r}: {exc.strerror or exc}")
+
+    def _decoded_stream(
+        self, items: Iterable[tuple[str, str | Path | bytes]], max_side: int, keep_bytes: bool, ahead: int = 8
+    ) -> Iterator[_Decoded]:
+        """Decode in background threads, a few items ahead of the consumer, in order."""
+        pending: list = []
+        it = iter(items)
+        for name, src in it:
+            pending.append(self._pool.submit(self._decode, name, src, max_side, keep_bytes))
+            if len(pending) >= ahead:
+                yield pending.pop(0).result()
+        for fut in pending:
+            yield fut.result()
+
+    # -- registration ----------------------------------------------------------------------
+    def register(
+        self,
+        paths: Iterable[str | Path],
+        brand: str,
+        kind: str = "catalogue",
+        *,
+        progress: Progress | None = None,
+        batch_size: int = 32,
+        actor: str = "cli",
+        sources: Iterable[tuple[str, bytes]] | None = None,
+    ) -> RegisterReport:
+        """Register image files (or folders, recursively) as ``kind`` references of ``brand``.
+
+        Work is committed in batches: a crash loses at most the batch in flight, and a rerun
+        skips what is already registered (same bytes, same brand). Unreadable files are
+        reported in the result and skipped.
+        """
+        if kind not in ("catalogue", "logo"):
+            raise CatalogueError(f"kind must be 'catalogue' or 'logo', not {kind!r}")
+        self.catalogue.get_brand(brand)  # fails early on an unknown brand
+        start = time.perf_counter()
+        report = RegisterReport()
+        if sources is None:
+            files = list(iter_image_files(paths))
+            items: list[tuple[str, str | Path | bytes]] = [(str(p), p) for p in files]
+        else:
+            items = list(sources)
+        total = len(items)
+        done = 0
+        batch: list[_Decoded] = []
+        with self.write_lock():
+            self.catalogue_space.refresh()
+            for dec in self._decoded_stream(items, self.settings.stored_max_side, keep_bytes=True):
+                if dec.error is not None:
+                    report.failed.append((dec.name, dec.error))
+                else:
+                    batch.append(dec)
+                if len(batch) >= batch_size:
+                    self._register_batch(batch, brand, kind, report)
+                    batch = []
+                done += 1
+                if progress:
+                    progress(done, total)
+            if batch:
+                self._register_batch(batch, brand, kind, report)
+            self.catalogue_space.flush()
+        report.seconds = time.perf_counter() - start
+        self.catalogue.audit(
+            actor,
+            "reference.register",
+            f"brand:{brand}",
+            {"kind": kind, "registered": len(report.registered), "failed": len(report.failed)},
+        )
+        return report
+
+    def _register_batch(self, batch: list[_Decoded], brand: str, kind: str, report: RegisterReport) -> None:
+        fresh: list[tuple[_Decoded, str]] = []
+        seen: set[str] = set()
+        for dec in batch:
+            assert dec.data is not None and dec.image is not None
+            sha = _sha256(dec.data)
+            if sha in seen or self.catalogue.find_reference(brand, sha) is not None:
+                report.duplicates.append(dec.name)
+                continue
+            seen.add(sha)
+            fresh.append((dec, sha))
+        if not fresh:
+            return
+        vectors = self.descriptor.embed([d.image.rgb for d, _ in fresh])  # type: ignore[union-attr]
+        space = self.catalogue_space.name if kind == "catalogue" else f"logo:{self.card.name}"
+        new = []
+        for (dec, sha), vec in zip(fresh, vectors, strict=True):
+            assert dec.image is not None
+            stored = self.refs.save(sha, dec.image)
+            w, h = dec.image.original_size
+            new.append(
+                NewReference(
+                    brand=brand,
+                    kind=kind,
+                    source=dec.name,
+                    sha256=sha,
+                    model=self.card.name,
+                    width=w,
+                    height=h,
+                    stored_path=stored,
+                    vectors={space: vec[None, :]},
+                )
+            )
+        ids = self.catalogue.add_references(new)
+        added = [(rid, ref) for rid, ref in zip(ids, new, strict=True) if rid >= 0]
+        report.duplicates.extend(ref.source for rid, ref in zip(ids, new, strict=True) if rid < 0)
+        report.registered.extend(rid for rid, _ in added)
+        if kind == "catalogue" and added:
+            self.catalogue_space.add([rid for rid, _ in added], [ref.vectors[space] for _, ref in added])
+
+    def remove(self, ids: Iterable[int], brand: str | None = None, actor: str = "cli") -> list[Reference]:
+        """Remove references by id (only ``brand``'s when given); returns those removed."""
+        with self.write_lock():
+            self.catalogue_space.refresh()
+            removed = self.catalogue.remove_references(ids, brand=brand)
+            self.catalogue_space.remove([r.id for r in removed if r.kind == "catalogue"])
+            self.catalogue_space.flush()
+        for ref in removed:
+            self.catalogue.audit(actor, "reference.remove", f"brand:{ref.brand}", {"reference_id": ref.id})
+        return removed
+
+    # -- screening -------------------------------------------------------------------------
+    def screen(
+        self,
+        items: Iterable[tuple[str, str | Path | bytes]],
+        *,
+        seller: str | None = None,
+        listing_id: str | None = None,
+        record: bool = True,
+        brand: str | None = None,
+    ) -> Iterator[ScreeningResult]:
+        """Screen listing images given as (name, path-or-bytes); yields one result per item, in order.
+
+        Decoding runs ahead in background threads. Unreadable images yield a result with
+        ``error`` set. Flagged results are stored for review when ``record`` is true.
+        """
+        self.refresh()
+        allowed = self.catalogue.brand_reference_ids(brand) if brand else None
+        for dec in self._decoded_stream(items, self.settings.decode_max_side, keep_bytes=record):
+            if dec.error is not None or dec.image is None:
+                yield ScreeningResult(image=dec.name, seller=seller, error=dec.error or "unreadable")
+                continue
+            result = self._screen_decoded(dec.name, dec.image, seller, allowed)
+            if record and result.flagged:
+                result.screening_id = self._record(result, dec, listing_id)
+            yield result
+
+    def screen_one(self, name: str, source: str | Path | bytes, **kwargs) -> ScreeningResult:
+        """Screen a single listing image."""
+        return next(iter(self.screen([(name, source)], **kwargs)))
+
+    def _screen_decoded(
+        self, name: str, image: LoadedImage, seller: str | None, allowed: np.ndarray | None
+    ) -> ScreeningResult:
+        t0 = time.perf_counter()
+        rgb = image.rgb
+        views = listing_views(rgb)
+        vectors = self.descriptor.embed([v for _, v in views])
+        t1 = time.perf_counter()
+        scale = image.original_size[0] / rgb.shape[1]
+        listing = ListingInput(rgb=rgb, view_names=[n for n, _ in views], vectors=vectors, scale_to_original=scale)
+        matches = self.copies.detect(listing, allowed)
+        t2 = time.perf_counter()
+        result = ScreeningResult(
+            image=name, seller=seller, width=image.original_size[0], height=image.original_size[1]
+        )
+        result.matches = matches
+        self._decide(result)
+        result.timings_ms = {"embed": (t1 - t0) * 1e3, "match": (t2 - t1) * 1e3}
+        return result
+
+    @staticmethod
+    def _decide(result: ScreeningResult) -> None:
+        """The listing's verdict is its most serious match; score is that match's score."""
+        found = [m for m in result.matches if m.verdict in VERDICTS and m.verdict != "clean"]
+        if not found:
+            result.verdict = "clean"
+            result.score = max((m.score for m in result.matches), default=0.0)
+            return
+        rank = {v: i for i, v in enumerate(VERDICTS)}
+        best = min(found, key=lambda m: (rank[m.verdict], -m.score))
+        result.verdict, result.score = best.verdict, best.score
+        result.matches.sort(key=lambda m: (m.verdict == "candidate", rank.get(m.verdict, 9), -m.score))
+
+    def _record(self, result: ScreeningResult, dec: _Decoded, listing_id: str | None) -> int:
+        """Keep a copy of a flagged listing and queue it for review."""
+        assert dec.image is not None
+        rel = None
+        if dec.data is not None:
+            sha = _sha256(dec.data)
+            rel = f"listings/{sha[:2]}/{sha}.jpg"
+            path = self.home / rel
+            if not path.exists():
+                buf = io.BytesIO()
+                pil = Image.fromarray(dec.image.rgb)
+                if pil.size != tuple(dec.image.original_size):
+                    pil = pil.resize(dec.image.original_size, Image.Resampling.BILINEAR)
+                pil.save(buf, "JPEG", quality=90)
+                atomic_write_bytes(path, buf.getvalue())
+        return self.catalogue.add_screening(
+            image=result.image,
+            verdict=result.verdict,
+            score=result.score,
+            result=result.to_dict(with_pairs=True),
+            brands=result.brands,
+            listing_id=listing_id,
+            seller_id=result.seller,
+            listing_path=rel,
+            status="open" if result.verdict in FLAGGED else "none",
+        )
+
+
+def open_app(home: str | Path | None = None, model: str | None = None) -> Authcheck:
+    """Open authcheck over ``home`` (or ``AUTHCHECK_HOME``)."""
+    return Authcheck(home, model=model)
+
+
+__all__ = ["Authcheck", "ModelMismatchError", "RegisterReport", "iter_image_files", "open_app"]

@@ -1,0 +1,129 @@
+"""Copy detection policy: nearest catalogue shots by global descriptor, then verification.
+
+1. Each listing view (full, mirrored, border-trimmed) is embedded; the nearest catalogue
+   references of every view are merged, keeping each reference's best similarity.
+2. A reference at or above ``accept_similarity`` is a copy outright (SSCD is built for this).
+3. References between ``verify_floor`` and that are checked with local features: a
+   RANSAC similarity transform with enough inliers, *and* pixels that agree after
+   alignment (NCC), so another photo of the same subject is not called a copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from authcheck.config import Settings
+from authcheck.refstore import ReferenceStore
+from authcheck.results import Match
+from index.catalogue import Catalogue
+from index.space import VectorSpace
+from vision.local_features import LocalFeatures, Verification, extract, verify
+from vision.views import mirrored
+
+
+@dataclass
+class ListingInput:
+    """A decoded listing with its embedded views."""
+
+    rgb: np.ndarray
+    view_names: list[str]
+    vectors: np.ndarray  # (V, D)
+    scale_to_original: float = 1.0  # multiply listing-pixel coordinates by this for the original
+    _features: dict[bool, LocalFeatures] | None = None
+
+    def features(self, mirror: bool, max_side: int) -> LocalFeatures:
+        """Local features of the listing (or its mirror), computed once."""
+        if self._features is None:
+            self._features = {}
+        if mirror not in self._features:
+            img = mirrored(self.rgb) if mirror else self.rgb
+            self._features[mirror] = extract(img, max_side=max_side, nfeatures=800)
+        return self._features[mirror]
+
+
+def _unmirror(points: list[list[float]], width: float) -> list[list[float]]:
+    return [[width - x, y] for x, y in points]
+
+
+def verification_score(similarity: float, v: Verification) -> float:
+    """Confidence in [0, 1] that a verified candidate is a copy."""
+    geo = min(1.0, v.inliers / 40.0)
+    return float(min(1.0, 0.5 + 0.25 * geo + 0.25 * max(0.0, v.ncc) + 0.2 * max(0.0, similarity)))
+
+
+class CopyDetector:
+    """Finds which registered catalogue shots a listing copies."""
+
+    def __init__(self, space: VectorSpace, catalogue: Catalogue, refs: ReferenceStore, settings: Settings):
+        self.space = space
+        self.catalogue = catalogue
+        self.refs = refs
+        self.settings = settings
+
+    def candidates(self, vectors: np.ndarray, allowed: np.ndarray | None = None) -> list[tuple[int, float, int]]:
+        """(ref_id, best similarity, view index) over all views, best first."""
+        best: dict[int, tuple[float, int]] = {}
+        for view, hits in enumerate(self.space.search(vectors, self.settings.candidates, allowed)):
+            for rid, sim, _ in hits:
+                if rid not in best or sim > best[rid][0]:
+                    best[rid] = (sim, view)
+        ranked = sorted(best.items(), key=lambda kv: -kv[1][0])
+        return [(rid, sim, view) for rid, (sim, view) in ranked[: self.settings.candidates]]
+
+    def _verify(self, listing: ListingInput, ref_path: str, mirror: bool) -> Verification:
+        s = self.settings
+        ref_feats = self.refs.features(ref_path)
+        lis_feats = listing.features(mirror, s.feature_max_side)
+        return verify(ref_feats, lis_feats, model="similarity", min_inliers=s.min_inliers)
+
+    def detect(self, listing: ListingInput, allowed: np.ndarray | None = None) -> list[Match]:
+        """Matches for the listing's nearest catalogue shots, verdict ``copy`` where verified."""
+        s = self.settings
+        cands = self.candidates(listing.vectors, allowed)
+        refs = self.catalogue.get_references(rid for rid, _, _ in cands)
+        matches: list[Match] = []
+        width = listing.rgb.shape[1]
+        for rank, (rid, sim, view) in enumerate(cands):
+            ref = refs.get(rid)
+            if ref is None:  # removed since the index was read
+                continue
+            mirror = listing.view_names[view] == "mirror"
+            m = Match(
+                reference_id=rid,
+                source=ref.source,
+                brand=ref.brand,
+                kind=ref.kind,
+                score=max(0.0, sim),
+                similarity=sim,
+                mirrored=mirror,
+            )
+            needs_check = sim >= s.verify_floor and rank < s.verify_top
+            if needs_check:
+                v = self._verify(listing, ref.stored_path, mirror)
+                if v.inliers < s.min_inliers and not mirror and sim < s.accept_similarity:
+                    # The descriptor may have preferred the wrong orientation: try the mirror too.
+                    v2 = self._verify(listing, ref.stored_path, True)
+                    if v2.inliers > v.inliers:
+                        v, mirror, m.mirrored = v2, True, True
+                m.inliers, m.ncc = v.inliers, v.ncc
+                verified = v.inliers >= s.min_inliers and v.ncc >= s.min_ncc
+                if v.outline and (verified or sim >= s.accept_similarity):
+                    outline = _unmirror(v.outline, width) if mirror else v.outline
+                    k = listing.scale_to_original
+                    m.outline = [[x * k, y * k] for x, y in outline]
+                    xs, ys = [p[0] for p in m.outline], [p[1] for p in m.outline]
+                    m.box = [min(xs), min(ys), max(xs), max(ys)]
+                    pairs = v.pairs
+                    if mirror:
+                        pairs = [(r, (width - lx, ly)) for r, (lx, ly) in pairs]
+                    m.pairs = [[list(r), [lx * k, ly * k]] for r, (lx, ly) in pairs]
+                if verified:
+                    m.verdict, m.signal = "copy", "keypoints"
+                    m.score = max(m.score, verification_score(sim, v))
+            if sim >= s.accept_similarity and m.verdict != "copy":
+                m.verdict, m.signal = "copy", "descriptor"
+            matches.append(m)
+        matches.sort(key=lambda m: (m.verdict != "copy", -m.score))
+        return matches

@@ -1,0 +1,183 @@
+"""A vector space: one vector index kept consistent with the catalogue and persisted beside it.
+
+The catalogue holds the truth (each reference's vectors per space, plus a generation
+counter per space). The index file on disk carries the generation it was written at; if
+it is missing, unreadable or behind, it is rebuilt from the catalogue's vectors. A
+reference may own several vectors in a space (e.g. views of a logo): vector ids are
+``ref_id * VIEWS + view`` and searches report the best view per reference.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from index.catalogue import Catalogue
+from index.vector_index import FaissIndex, VectorIndex, read_infos, write_infos
+
+VIEWS = 64  # vectors a reference may own in one space
+
+log = logging.getLogger(__name__)
+
+IndexFactory = Callable[[int], VectorIndex]
+
+
+def to_vector_ids(ref_id: int, count: int) -> np.ndarray:
+    """Vector ids of a reference's ``count`` vectors."""
+    if count > VIEWS:
+        raise ValueError(f"at most {VIEWS} vectors per reference, got {count}")
+    return np.arange(count, dtype=np.int64) + np.int64(ref_id) * VIEWS
+
+
+def to_ref_ids(vector_ids: np.ndarray) -> np.ndarray:
+    """Reference ids of vector ids (-1 stays -1)."""
+    return np.where(vector_ids < 0, -1, vector_ids // VIEWS)
+
+
+class VectorSpace:
+    """Named vector space ``name`` of dimension ``dim`` stored under ``directory``."""
+
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        directory: str | Path,
+        name: str,
+        dim: int,
+        factory: IndexFactory | None = None,
+        loader: Callable[[Path], VectorIndex] | None = None,
+    ) -> None:
+        self.catalogue = catalogue
+        self.name = name
+        self.dim = dim
+        self.directory = Path(directory)
+        safe = name.replace(":", "__").replace("/", "_")
+        self.index_path = self.directory / f"{safe}.faiss"
+        self.infos_path = self.directory / f"{safe}.json"
+        self._factory: IndexFactory = factory or (lambda d: FaissIndex(d))
+        self._loader = loader or (lambda p: FaissIndex.load(p))
+        self._lock = threading.RLock()
+        self._index: VectorIndex | None = None
+        self._generation = -1
+        self._dirty = False
+
+    # -- loading -------------------------------------------------------------------------
+    def _load_or_rebuild(self) -> None:
+        want = self.catalogue.generation(self.name)
+        infos = read_infos(self.infos_path)
+        if infos and infos.get("generation") == want and self.index_path.exists():
+            try:
+                index = self._loader(self.index_path)
+                if len(index) == int(infos.get("count", -1)) and index.dim == self.dim:
+                    self._index, self._generation, self._dirty = index, want, False
+                    return
+                log.warning("index %s disagrees with its infos; rebuilding", self.index_path)
+            except Exception as exc:  # corrupt file: rebuild from the catalogue
+                log.warning("index %s unreadable (%s); rebuilding", self.index_path, exc)
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Rebuild the index from the catalogue's vectors and persist it."""
+        with self._lock:
+            start = time.perf_counter()
+            want = self.catalogue.generation(self.name)
+            index = self._factory(self.dim)
+            batches = list(self.catalogue.iter_vectors(self.name))
+            ids_all, vecs_all = [], []
+            for ref_ids, vec_list in batches:
+                for rid, flat in zip(ref_ids, vec_list, strict=True):
+                    mat = flat.reshape(-1, self.dim)
+                    ids_all.append(to_vector_ids(int(rid), len(mat)))
+                    vecs_all.append(mat)
+            if ids_all:
+                ids = np.concatenate(ids_all)
+                vecs = np.concatenate(vecs_all)
+                train = getattr(index, "train", None)
+                if callable(train):
+                    train(vecs)
+                index.add(ids, vecs)
+            self._index, self._generation, self._dirty = index, want, True
+            self.flush()
+            log.info("rebuilt %s: %d vectors in %.2fs", self.name, len(index), time.perf_counter() - start)
+
+    @property
+    def index(self) -> VectorIndex:
+        """The loaded index (loaded or rebuilt on first use)."""
+        with self._lock:
+            if self._index is None:
+                self._load_or_rebuild()
+            assert self._index is not None
+            return self._index
+
+    def refresh(self) -> bool:
+        """Pick up changes another process made to the catalogue; True if reloaded."""
+        with self._lock:
+            if self._index is not None and self.catalogue.generation(self.name) == self._generation:
+                return False
+            self._index = None
+            self._load_or_rebuild()
+            return True
+
+    # -- changes (the catalogue is written first, then the index follows) -----------------
+    def add(self, ref_ids: list[int], vectors: list[np.ndarray]) -> None:
+        """Add references' vectors (already committed to the catalogue)."""
+        with self._lock:
+            index = self.index
+            ids = [to_vector_ids(r, len(v.reshape(-1, self.dim))) for r, v in zip(ref_ids, vectors, strict=True)]
+            if not ids:
+                return
+            index.add(np.concatenate(ids), np.concatenate([v.reshape(-1, self.dim) for v in vectors]))
+            self._generation = self.catalogue.generation(self.name)
+            self._dirty = True
+
+    def remove(self, ref_ids: list[int]) -> None:
+        """Remove references (already deleted from the catalogue)."""
+        with self._lock:
+            index = self.index
+            if ref_ids:
+                index.remove(np.concatenate([to_vector_ids(r, VIEWS) for r in ref_ids]))
+            self._generation = self.catalogue.generation(self.name)
+            self._dirty = True
+
+    def flush(self) -> None:
+        """Persist the index and its infos if changed since the last flush."""
+        with self._lock:
+            if self._index is None or not self._dirty:
+                return
+            self._index.save(self.index_path)
+            infos = self._index.info()
+            infos.update({"space": self.name, "generation": self._generation, "written_at": time.time()})
+            write_infos(self.infos_path, infos)
+            self._dirty = False
+
+    # -- queries -------------------------------------------------------------------------
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ref_ids: np.ndarray | None = None
+    ) -> list[list[tuple[int, float, int]]]:
+        """Per query row, up to ``k`` (ref_id, similarity, view) best first, one entry per reference."""
+        allowed = None
+        if allowed_ref_ids is not None:
+            allowed = (np.asarray(allowed_ref_ids, dtype=np.int64)[:, None] * VIEWS + np.arange(VIEWS)).ravel()
+        index = self.index
+        fetch = min(max(k * 4, k), max(len(index), 1))
+        sims, vids = index.search(queries, fetch, allowed)
+        out: list[list[tuple[int, float, int]]] = []
+        for row_s, row_v in zip(sims, vids, strict=True):
+            seen: dict[int, tuple[int, float, int]] = {}
+            for s, v in zip(row_s, row_v, strict=True):
+                if v < 0:
+                    continue
+                rid = int(v // VIEWS)
+                if rid not in seen:
+                    seen[rid] = (rid, float(s), int(v % VIEWS))
+                    if len(seen) == k:
+                        break
+            out.append(list(seen.values()))
+        return out
+
+    def __len__(self) -> int:
+        return len(self.index)

@@ -1,0 +1,87 @@
+"""Global copy-detection descriptors on onnxruntime.
+
+:class:`Descriptor` wraps one ONNX model from the registry (:mod:`vision.models`): it takes
+RGB ``uint8`` images of any size and returns unit-length ``float32`` vectors, in batches.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vision.models import DEFAULT_MODEL, ModelCard, get_model_card
+
+
+def default_threads() -> int:
+    """onnxruntime intra-op threads: ``AUTHCHECK_THREADS`` or the number of cores (2 here)."""
+    env = os.environ.get("AUTHCHECK_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def resize_square(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize an (H, W, 3) uint8 image to (size, size, 3) with area averaging when shrinking."""
+    h, w = image.shape[:2]
+    interp = cv2.INTER_AREA if max(h, w) > size else cv2.INTER_LINEAR
+    return cv2.resize(image, (size, size), interpolation=interp)
+
+
+class Descriptor:
+    """A named descriptor model loaded once and shared; thread-safe ``embed``."""
+
+    def __init__(self, card: ModelCard, threads: int | None = None, batch_size: int = 16) -> None:
+        import onnxruntime as ort
+
+        self.card = card
+        self.batch_size = batch_size
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or default_threads()
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(card.path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_name(cls, name: str = DEFAULT_MODEL, home: str | Path | None = None, **kwargs: int) -> Descriptor:
+        """Load the registered model ``name``."""
+        return cls(get_model_card(name, home), **kwargs)
+
+    @property
+    def name(self) -> str:
+        """Registry name of the model."""
+        return self.card.name
+
+    @property
+    def dim(self) -> int:
+        """Length of the output vectors."""
+        return self.card.dim
+
+    def prepare(self, image: np.ndarray) -> np.ndarray:
+        """Model-sized input for one image (usable off the inference thread)."""
+        return resize_square(image, self.card.input_size)
+
+    def embed_prepared(self, batch: np.ndarray) -> np.ndarray:
+        """Embed an (N, S, S, 3) uint8 batch already at the model's input size."""
+        out: list[np.ndarray] = []
+        for start in range(0, len(batch), self.batch_size):
+            chunk = np.ascontiguousarray(batch[start : start + self.batch_size])
+            with self._lock:
+                (vecs,) = self._session.run(None, {self._input: chunk})
+            out.append(vecs)
+        vecs = np.concatenate(out).astype(np.float32, copy=False)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return vecs / np.maximum(norms, 1e-12)
+
+    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Unit-length descriptors (N, dim) for RGB uint8 images of any size."""
+        if len(images) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.embed_prepared(np.stack([self.prepare(im) for im in images]))

@@ -1,0 +1,196 @@
+"""Local features and geometric verification: does image A appear inside image B, and where?
+
+Keypoints (SIFT by default) are matched one-to-one from the reference to the listing,
+filtered by Lowe's ratio test, and fitted with a RANSAC transform. A photometric check
+(normalised cross-correlation after alignment) separates a copy of the reference's pixels
+from another photo of the same subject, which a transform alone cannot do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LocalFeatures:
+    """Keypoints of one image, in the coordinates of the image they were computed on (scaled)."""
+
+    points: np.ndarray  # (N, 2) float32, in feature-image pixels
+    descriptors: np.ndarray  # (N, D) float32
+    gray: np.ndarray  # (h, w) uint8 feature image, kept for the photometric check
+    scale: float  # feature-image pixels per original pixel
+    mask: np.ndarray | None = None  # (h, w) uint8 where the content is (logos with alpha)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the feature image."""
+        return int(self.gray.shape[1]), int(self.gray.shape[0])
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+
+@dataclass
+class Verification:
+    """Outcome of matching a reference against a listing."""
+
+    inliers: int = 0
+    matches: int = 0
+    transform: np.ndarray | None = None  # 3x3, reference original px -> listing original px
+    outline: list[list[float]] = field(default_factory=list)  # reference corners in listing px
+    pairs: list[tuple[tuple[float, float], tuple[float, float]]] = field(default_factory=list)
+    ncc: float = 0.0  # photometric agreement of the aligned overlap, -1..1
+    coverage: float = 0.0  # share of the reference's area visible in the listing
+
+    @property
+    def box(self) -> list[float] | None:
+        """Axis-aligned box [x0, y0, x1, y1] around the outline, in listing pixels."""
+        if not self.outline:
+            return None
+        pts = np.asarray(self.outline)
+        return [float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())]
+
+
+_SIFT_CACHE: dict[int, cv2.SIFT] = {}
+
+
+def _sift(nfeatures: int) -> cv2.SIFT:
+    det = _SIFT_CACHE.get(nfeatures)
+    if det is None:
+        det = cv2.SIFT_create(nfeatures=nfeatures, contrastThreshold=0.02)
+        _SIFT_CACHE[nfeatures] = det
+    return det
+
+
+def extract(
+    image: np.ndarray,
+    *,
+    max_side: int = 480,
+    nfeatures: int = 600,
+    alpha: np.ndarray | None = None,
+    upscale_small: bool = False,
+) -> LocalFeatures:
+    """SIFT keypoints of an RGB image, computed at ``max_side`` pixels on the long side.
+
+    ``alpha`` (H, W) masks transparent parts (logos); ``upscale_small`` enlarges images
+    smaller than ``max_side`` so small marks still get keypoints.
+    """
+    h, w = image.shape[:2]
+    scale = max_side / max(h, w)
+    if scale < 1.0 or upscale_small:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        small = cv2.resize(image, size, interpolation=interp)
+        small_alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR) if alpha is not None else None
+    else:
+        scale, small, small_alpha = 1.0, image, alpha
+    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    mask = None
+    if small_alpha is not None:
+        mask = (small_alpha > 32).astype(np.uint8) * 255
+        mask = cv2.dilate(mask, np.ones((5, 5), np.uint8))
+    kps, des = _sift(nfeatures).detectAndCompute(gray, mask)
+    if des is None or not kps:
+        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32), gray, scale, mask)
+    pts = np.array([kp.pt for kp in kps], dtype=np.float32)
+    return LocalFeatures(pts, des.astype(np.float32), gray, scale, mask)
+
+
+_MATCHER = cv2.BFMatcher(cv2.NORM_L2)
+
+
+def match_one_to_one(ref: LocalFeatures, listing: LocalFeatures, ratio: float = 0.8) -> np.ndarray:
+    """Pairs (i_ref, j_listing) passing the ratio test, each listing point used at most once."""
+    if len(ref) < 2 or len(listing) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    knn = _MATCHER.knnMatch(ref.descriptors, listing.descriptors, k=2)
+    best: dict[int, tuple[float, int]] = {}
+    for pair in knn:
+        if len(pair) < 2:
+            continue
+        m, n = pair
+        if m.distance < ratio * n.distance:
+            prev = best.get(m.trainIdx)
+            if prev is None or m.distance < prev[0]:
+                best[m.trainIdx] = (m.distance, m.queryIdx)
+    if not best:
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.array([(q, t) for t, (_, q) in best.items()], dtype=np.int64)
+
+
+def _photometric(ref: LocalFeatures, listing: LocalFeatures, h_feat: np.ndarray) -> tuple[float, float]:
+    """(NCC of the aligned overlap, share of the reference visible) in listing feature space."""
+    lw, lh = listing.size
+    rw, rh = ref.size
+    warped = cv2.warpPerspective(ref.gray, h_feat, (lw, lh), flags=cv2.INTER_LINEAR)
+    src_mask = ref.mask if ref.mask is not None else np.full((rh, rw), 255, np.uint8)
+    mask = cv2.warpPerspective(src_mask, h_feat, (lw, lh), flags=cv2.INTER_NEAREST)
+    mask = cv2.erode(mask, np.ones((5, 5), np.uint8))
+    inside = mask > 0
+    n = int(inside.sum())
+    ref_area = float((src_mask > 0).sum()) * abs(float(np.linalg.det(h_feat[:2, :2])))
+    coverage = min(1.0, n / ref_area) if ref_area > 0 else 0.0
+    if n < 200:
+        return 0.0, coverage
+    a = cv2.GaussianBlur(warped, (0, 0), 1.5).astype(np.float32)[inside]
+    b = cv2.GaussianBlur(listing.gray, (0, 0), 1.5).astype(np.float32)[inside]
+    a -= a.mean()
+    b -= b.mean()
+    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return (float((a * b).sum() / denom) if denom > 1e-6 else 0.0), coverage
+
+
+def verify(
+    ref: LocalFeatures,
+    listing: LocalFeatures,
+    *,
+    ratio: float = 0.8,
+    model: str = "similarity",
+    reproj_px: float = 6.0,
+    min_inliers: int = 6,
+    max_pairs: int = 60,
+) -> Verification:
+    """Fit ``model`` ("similarity" or "homography") between matched keypoints and check pixels agree."""
+    pairs = match_one_to_one(ref, listing, ratio)
+    out = Verification(matches=len(pairs))
+    if len(pairs) < max(min_inliers, 4):
+        return out
+    src = ref.points[pairs[:, 0]].reshape(-1, 1, 2)
+    dst = listing.points[pairs[:, 1]].reshape(-1, 1, 2)
+    if model == "homography":
+        h, inl = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, reproj_px, maxIters=2000, confidence=0.995)
+    else:
+        a, inl = cv2.estimateAffinePartial2D(
+            src, dst, method=cv2.RANSAC, ransacReprojThreshold=reproj_px, maxIters=2000, confidence=0.995
+        )
+        h = None if a is None else np.vstack([a, [0.0, 0.0, 1.0]])
+    if h is None or inl is None:
+        return out
+    inl = inl.ravel().astype(bool)
+    n_in = int(inl.sum())
+    out.inliers = n_in
+    det = float(np.linalg.det(h[:2, :2]))
+    if n_in < min_inliers or not (1e-3 < det < 1e3) or not np.all(np.isfinite(h)):
+        return out
+    out.ncc, out.coverage = _photometric(ref, listing, h)
+    # Map reference-original -> listing-original pixels.
+    s_ref = np.diag([ref.scale, ref.scale, 1.0])
+    s_lis_inv = np.diag([1.0 / listing.scale, 1.0 / listing.scale, 1.0])
+    full = s_lis_inv @ h @ s_ref
+    out.transform = full
+    rw, rh = ref.size
+    corners = np.array([[0, 0], [rw, 0], [rw, rh], [0, rh]], dtype=np.float32).reshape(-1, 1, 2)
+    proj = cv2.perspectiveTransform(corners, h).reshape(-1, 2) / listing.scale
+    out.outline = [[float(x), float(y)] for x, y in proj]
+    keep = pairs[inl][:max_pairs]
+    out.pairs = [
+        (
+            (float(ref.points[i, 0] / ref.scale), float(ref.points[i, 1] / ref.scale)),
+            (float(listing.points[j, 0] / listing.scale), float(listing.points[j, 1] / listing.scale)),
+        )
+        for i, j in keep
+    ]
+    return out
