@@ -12,7 +12,6 @@ import fcntl
 import hashlib
 import io
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -26,6 +25,7 @@ from PIL import Image
 
 from authcheck.config import Settings, resolve_home
 from authcheck.copy_detection import CopyDetector, ListingInput
+from authcheck.logo_detection import LogoDetector
 from authcheck.refstore import ReferenceStore
 from authcheck.results import FLAGGED, VERDICTS, ScreeningResult
 from index.catalogue import Brand, Catalogue, CatalogueError, NewReference, Reference
@@ -93,7 +93,9 @@ class _Decoded:
 class Authcheck:
     """authcheck over one home directory."""
 
-    def __init__(self, home: str | Path | None = None, settings: Settings | None = None, model: str | None = None):
+    def __init__(
+        self, home: str | Path | None = None, settings: Settings | None = None, model: str | None = None
+    ):
         self.home = resolve_home(home)
         self.settings = settings or Settings.load(self.home)
         self.catalogue = Catalogue(self.home / "catalogue.sqlite")
@@ -105,14 +107,21 @@ class Authcheck:
         self._check_model()
         self.card = get_model_card(self.settings.model, self.home)
         self.refs = ReferenceStore(
-            self.home / "refs", max_side=self.settings.stored_max_side, feature_max_side=self.settings.feature_max_side
+            self.home / "refs",
+            max_side=self.settings.stored_max_side,
+            feature_max_side=self.settings.feature_max_side,
         )
         self._descriptor: Descriptor | None = None
         self._descriptor_lock = threading.Lock()
         self.catalogue_space = VectorSpace(
-            self.catalogue, self.home / "indexes", f"catalogue:{self.card.name}", self.card.dim, **self._backend()
+            self.catalogue,
+            self.home / "indexes",
+            f"catalogue:{self.card.name}",
+            self.card.dim,
+            **self._backend(),
         )
         self.copies = CopyDetector(self.catalogue_space, self.catalogue, self.refs, self.settings)
+        self.logos = LogoDetector(self.catalogue, self.refs, self.settings)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="authcheck-decode")
 
     # -- setup -----------------------------------------------------------------------------
@@ -165,9 +174,12 @@ class Authcheck:
     def refresh(self) -> None:
         """Pick up references other processes added or removed."""
         self.catalogue_space.refresh()
+        self.logos.refresh()
 
     # -- brands ----------------------------------------------------------------------------
-    def add_brand(self, name: str, sellers: Iterable[str] = (), wordmarks: Iterable[str] = (), actor: str = "cli"):
+    def add_brand(
+        self, name: str, sellers: Iterable[str] = (), wordmarks: Iterable[str] = (), actor: str = "cli"
+    ):
         """Create a brand (idempotent), with optional authorised sellers and wordmarks."""
         brand = self.catalogue.add_brand(name, sellers, wordmarks)
         self.catalogue.audit(actor, "brand.add", f"brand:{name}", {"sellers": list(sellers)})
@@ -344,12 +356,13 @@ class Authcheck:
         ``error`` set. Flagged results are stored for review when ``record`` is true.
         """
         self.refresh()
-        allowed = self.catalogue.brand_reference_ids(brand) if brand else None
+        allowed = self.catalogue.brand_reference_ids(brand, "catalogue") if brand else None
+        authorised = self.catalogue.authorised_map()
         for dec in self._decoded_stream(items, self.settings.decode_max_side, keep_bytes=record):
             if dec.error is not None or dec.image is None:
                 yield ScreeningResult(image=dec.name, seller=seller, error=dec.error or "unreadable")
                 continue
-            result = self._screen_decoded(dec.name, dec.image, seller, allowed)
+            result = self._screen_decoded(dec.name, dec.image, seller, allowed, authorised, brand)
             if record and result.flagged:
                 result.screening_id = self._record(result, dec, listing_id)
             yield result
@@ -359,7 +372,13 @@ class Authcheck:
         return next(iter(self.screen([(name, source)], **kwargs)))
 
     def _screen_decoded(
-        self, name: str, image: LoadedImage, seller: str | None, allowed: np.ndarray | None
+        self,
+        name: str,
+        image: LoadedImage,
+        seller: str | None,
+        allowed: np.ndarray | None,
+        authorised: dict[str, frozenset[str]],
+        brand: str | None,
     ) -> ScreeningResult:
         t0 = time.perf_counter()
         rgb = image.rgb
@@ -367,15 +386,19 @@ class Authcheck:
         vectors = self.descriptor.embed([v for _, v in views])
         t1 = time.perf_counter()
         scale = image.original_size[0] / rgb.shape[1]
-        listing = ListingInput(rgb=rgb, view_names=[n for n, _ in views], vectors=vectors, scale_to_original=scale)
+        listing = ListingInput(
+            rgb=rgb, view_names=[n for n, _ in views], vectors=vectors, scale_to_original=scale
+        )
         matches = self.copies.detect(listing, allowed)
         t2 = time.perf_counter()
+        matches += self.logos.detect(rgb, seller, authorised, scale, brand)
+        t3 = time.perf_counter()
         result = ScreeningResult(
             image=name, seller=seller, width=image.original_size[0], height=image.original_size[1]
         )
         result.matches = matches
         self._decide(result)
-        result.timings_ms = {"embed": (t1 - t0) * 1e3, "match": (t2 - t1) * 1e3}
+        result.timings_ms = {"embed": (t1 - t0) * 1e3, "copy": (t2 - t1) * 1e3, "logo": (t3 - t2) * 1e3}
         return result
 
     @staticmethod

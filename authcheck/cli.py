@@ -24,7 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Catch copied catalogue shots and logo misuse in marketplace listing images.",
     )
     parser.add_argument("--home", help="data directory (default: $AUTHCHECK_HOME or ./.authcheck)")
-    parser.add_argument("--model", help="descriptor model name (default: the catalogue's, else sscd_distilled)")
+    parser.add_argument(
+        "--model", help="descriptor model name (default: the catalogue's, else sscd_distilled)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -40,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
     try:
         return int(args.func(args) or 0)
     except UsageError as exc:

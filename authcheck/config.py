@@ -30,11 +30,11 @@ class Settings:
     min_inliers: int = 10
     min_ncc: float = 0.55
     # Image handling
-    decode_max_side: int = 640
+    decode_max_side: int = 1024
     feature_max_side: int = 480
     stored_max_side: int = 1024
     # Logo detection
-    logo_min_inliers: int = 10
+    logo_min_inliers: int = 8
     logo_min_ncc: float = 0.45
     ocr: bool = False
 

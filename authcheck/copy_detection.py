@@ -62,7 +62,9 @@ class CopyDetector:
         self.refs = refs
         self.settings = settings
 
-    def candidates(self, vectors: np.ndarray, allowed: np.ndarray | None = None) -> list[tuple[int, float, int]]:
+    def candidates(
+        self, vectors: np.ndarray, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float, int]]:
         """(ref_id, best similarity, view index) over all views, best first."""
         best: dict[int, tuple[float, int]] = {}
         for view, hits in enumerate(self.space.search(vectors, self.settings.candidates, allowed)):
@@ -72,11 +74,16 @@ class CopyDetector:
         ranked = sorted(best.items(), key=lambda kv: -kv[1][0])
         return [(rid, sim, view) for rid, (sim, view) in ranked[: self.settings.candidates]]
 
-    def _verify(self, listing: ListingInput, ref_path: str, mirror: bool) -> Verification:
+    def _verify(self, listing: ListingInput, ref_path: str, mirror: bool, ref_width: int) -> Verification:
         s = self.settings
         ref_feats = self.refs.features(ref_path)
         lis_feats = listing.features(mirror, s.feature_max_side)
-        return verify(ref_feats, lis_feats, model="similarity", min_inliers=s.min_inliers)
+        v = verify(ref_feats, lis_feats, model="similarity", min_inliers=s.min_inliers)
+        # verify() reports reference points in stored-copy pixels; evidence wants original pixels.
+        k = ref_width / (ref_feats.size[0] / ref_feats.scale)
+        if v.pairs and abs(k - 1.0) > 1e-3:
+            v.pairs = [((rx * k, ry * k), lp) for (rx, ry), lp in v.pairs]
+        return v
 
     def detect(self, listing: ListingInput, allowed: np.ndarray | None = None) -> list[Match]:
         """Matches for the listing's nearest catalogue shots, verdict ``copy`` where verified."""
@@ -101,10 +108,10 @@ class CopyDetector:
             )
             needs_check = sim >= s.verify_floor and rank < s.verify_top
             if needs_check:
-                v = self._verify(listing, ref.stored_path, mirror)
+                v = self._verify(listing, ref.stored_path, mirror, ref.width)
                 if v.inliers < s.min_inliers and not mirror and sim < s.accept_similarity:
                     # The descriptor may have preferred the wrong orientation: try the mirror too.
-                    v2 = self._verify(listing, ref.stored_path, True)
+                    v2 = self._verify(listing, ref.stored_path, True, ref.width)
                     if v2.inliers > v.inliers:
                         v, mirror, m.mirrored = v2, True, True
                 m.inliers, m.ncc = v.inliers, v.ncc

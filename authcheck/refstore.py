@@ -56,7 +56,9 @@ class ReferenceStore:
         """Decode a stored copy (alpha kept)."""
         return load_image_full(self.path(rel))
 
-    def features(self, rel: str, *, upscale_small: bool = False, max_side: int | None = None) -> LocalFeatures:
+    def features(
+        self, rel: str, *, upscale_small: bool = False, max_side: int | None = None
+    ) -> LocalFeatures:
         """Local features of a stored reference, cached."""
         side = max_side or self.feature_max_side
         key = (rel, side)

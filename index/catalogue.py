@@ -269,9 +269,14 @@ class Catalogue:
         con = self._con()
         bid = self._brand_id(con, name)
         sellers = tuple(
-            r[0] for r in con.execute("SELECT seller_id FROM sellers WHERE brand_id = ? ORDER BY seller_id", (bid,))
+            r[0]
+            for r in con.execute(
+                "SELECT seller_id FROM sellers WHERE brand_id = ? ORDER BY seller_id", (bid,)
+            )
         )
-        marks = tuple(r[0] for r in con.execute("SELECT text FROM wordmarks WHERE brand_id = ? ORDER BY text", (bid,)))
+        marks = tuple(
+            r[0] for r in con.execute("SELECT text FROM wordmarks WHERE brand_id = ? ORDER BY text", (bid,))
+        )
         return Brand(id=bid, name=name, authorised_sellers=sellers, wordmarks=marks)
 
     def list_brands(self) -> list[Brand]:
@@ -347,11 +352,15 @@ class Catalogue:
 
     def find_reference(self, brand: str, sha256: str) -> Reference | None:
         """The reference with these bytes under this brand, if registered."""
-        row = self._con().execute(
-            f"SELECT {self._REF_COLS} FROM refs r JOIN brands b ON b.id = r.brand_id "
-            "WHERE b.name = ? AND r.sha256 = ?",
-            (brand, sha256),
-        ).fetchone()
+        row = (
+            self._con()
+            .execute(
+                f"SELECT {self._REF_COLS} FROM refs r JOIN brands b ON b.id = r.brand_id "
+                "WHERE b.name = ? AND r.sha256 = ?",
+                (brand, sha256),
+            )
+            .fetchone()
+        )
         return Reference(*row) if row else None
 
     def add_references(self, refs: Iterable[NewReference], spaces: Iterable[str] = ()) -> list[int]:
@@ -371,7 +380,17 @@ class Catalogue:
                 cur = con.execute(
                     "INSERT INTO refs(brand_id, kind, source, sha256, model, width, height, stored_path, added_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(brand_id, sha256) DO NOTHING",
-                    (bid, ref.kind, ref.source, ref.sha256, ref.model, ref.width, ref.height, ref.stored_path, now),
+                    (
+                        bid,
+                        ref.kind,
+                        ref.source,
+                        ref.sha256,
+                        ref.model,
+                        ref.width,
+                        ref.height,
+                        ref.stored_path,
+                        now,
+                    ),
                 )
                 if cur.rowcount == 0:
                     ids.append(-1)
@@ -380,7 +399,8 @@ class Catalogue:
                 ids.append(rid)
                 for space, vecs in ref.vectors.items():
                     con.execute(
-                        "INSERT INTO ref_vectors(ref_id, space, vectors) VALUES (?, ?, ?)", (rid, space, _blob(vecs))
+                        "INSERT INTO ref_vectors(ref_id, space, vectors) VALUES (?, ?, ?)",
+                        (rid, space, _blob(vecs)),
                     )
                     touched.add(space)
             for space in touched:
@@ -401,7 +421,9 @@ class Catalogue:
                 ref = self.get_reference(int(rid))
                 if ref is None or (brand is not None and ref.brand != brand):
                     continue
-                spaces.update(r[0] for r in con.execute("SELECT space FROM ref_vectors WHERE ref_id = ?", (rid,)))
+                spaces.update(
+                    r[0] for r in con.execute("SELECT space FROM ref_vectors WHERE ref_id = ?", (rid,))
+                )
                 con.execute("DELETE FROM ref_vectors WHERE ref_id = ?", (rid,))
                 con.execute("DELETE FROM refs WHERE id = ?", (rid,))
                 removed.append(ref)
@@ -411,9 +433,14 @@ class Catalogue:
 
     def get_reference(self, ref_id: int) -> Reference | None:
         """One reference by id."""
-        row = self._con().execute(
-            f"SELECT {self._REF_COLS} FROM refs r JOIN brands b ON b.id = r.brand_id WHERE r.id = ?", (ref_id,)
-        ).fetchone()
+        row = (
+            self._con()
+            .execute(
+                f"SELECT {self._REF_COLS} FROM refs r JOIN brands b ON b.id = r.brand_id WHERE r.id = ?",
+                (ref_id,),
+            )
+            .fetchone()
+        )
         return Reference(*row) if row else None
 
     def get_references(self, ids: Iterable[int]) -> dict[int, Reference]:
@@ -459,10 +486,14 @@ class Catalogue:
         """Stream (ref ids, vectors per ref) of one vector space, in id order, in batches."""
         last = -1
         while True:
-            rows = self._con().execute(
-                "SELECT ref_id, vectors FROM ref_vectors WHERE space = ? AND ref_id > ? ORDER BY ref_id LIMIT ?",
-                (space, last, batch),
-            ).fetchall()
+            rows = (
+                self._con()
+                .execute(
+                    "SELECT ref_id, vectors FROM ref_vectors WHERE space = ? AND ref_id > ? ORDER BY ref_id LIMIT ?",
+                    (space, last, batch),
+                )
+                .fetchall()
+            )
             if not rows:
                 return
             ids = np.array([r[0] for r in rows], dtype=np.int64)
@@ -519,7 +550,17 @@ class Catalogue:
             cur = con.execute(
                 "INSERT INTO screenings(created_at, image, listing_id, seller_id, verdict, score, result, "
                 "listing_path, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (time.time(), image, listing_id, seller_id, verdict, score, json.dumps(result), listing_path, status),
+                (
+                    time.time(),
+                    image,
+                    listing_id,
+                    seller_id,
+                    verdict,
+                    score,
+                    json.dumps(result),
+                    listing_path,
+                    status,
+                ),
             )
             sid = int(cur.lastrowid)
             for name in set(brands):
@@ -598,11 +639,15 @@ class Catalogue:
             )
             args.append(brand)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = self._con().execute(
-            "SELECT s.id, s.created_at, s.image, s.listing_id, s.seller_id, s.verdict, s.score, s.result, "
-            f"s.listing_path, s.status FROM screenings s {clause} ORDER BY s.id DESC LIMIT ? OFFSET ?",
-            (*args, limit, offset),
-        ).fetchall()
+        rows = (
+            self._con()
+            .execute(
+                "SELECT s.id, s.created_at, s.image, s.listing_id, s.seller_id, s.verdict, s.score, s.result, "
+                f"s.listing_path, s.status FROM screenings s {clause} ORDER BY s.id DESC LIMIT ? OFFSET ?",
+                (*args, limit, offset),
+            )
+            .fetchall()
+        )
         return [self._screening_row(r) for r in rows]
 
     def add_review(self, sid: int, decision: str, reviewer: str, note: str, new_status: str) -> int:
@@ -630,11 +675,15 @@ class Catalogue:
 
     def find_api_key(self, key_hash: str) -> dict | None:
         """The live key with this hash: id, role, brand."""
-        row = self._con().execute(
-            "SELECT k.id, k.role, b.name, k.label FROM api_keys k LEFT JOIN brands b ON b.id = k.brand_id "
-            "WHERE k.key_hash = ? AND k.revoked_at IS NULL",
-            (key_hash,),
-        ).fetchone()
+        row = (
+            self._con()
+            .execute(
+                "SELECT k.id, k.role, b.name, k.label FROM api_keys k LEFT JOIN brands b ON b.id = k.brand_id "
+                "WHERE k.key_hash = ? AND k.revoked_at IS NULL",
+                (key_hash,),
+            )
+            .fetchone()
+        )
         return {"id": row[0], "role": row[1], "brand": row[2], "label": row[3]} if row else None
 
     def list_api_keys(self) -> list[dict]:
@@ -650,7 +699,8 @@ class Catalogue:
         """Revoke a key by id; False if there was no live key with that id."""
         with self.transaction() as con:
             cur = con.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (time.time(), key_id)
+                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (time.time(), key_id),
             )
             return cur.rowcount > 0
 
@@ -676,3 +726,11 @@ class Catalogue:
             {"at": r[0], "actor": r[1], "action": r[2], "subject": r[3], "detail": json.loads(r[4])}
             for r in self._con().execute(sql, args)
         ]
+
+    # -- re-embedding support (used by authcheck.reindex) --------------------------------
+    def drop_vector_space(self, space: str) -> int:
+        """Delete every vector stored in ``space`` (after re-embedding into another); returns rows deleted."""
+        with self.transaction() as con:
+            cur = con.execute("DELETE FROM ref_vectors WHERE space = ?", (space,))
+            self.bump_generation(con, space)
+            return int(cur.rowcount)

@@ -17,14 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
+from index.build import build_index
 from index.catalogue import Catalogue
+from index.catchup import catch_up
+from index.selection import RefSelection
 from index.vector_index import FaissIndex, VectorIndex, read_infos, write_infos
 
 VIEWS = 64  # vectors a reference may own in one space
 
 log = logging.getLogger(__name__)
 
-IndexFactory = Callable[[int], VectorIndex]
+IndexFactory = Callable[..., VectorIndex]  # (dim, count=..., space=...) -> empty index
 
 
 def to_vector_ids(ref_id: int, count: int) -> np.ndarray:
@@ -64,45 +67,65 @@ class VectorSpace:
         self._index: VectorIndex | None = None
         self._generation = -1
         self._dirty = False
+        self._synced_at = 0.0  # when the index last matched the catalogue (for catch-up)
+        self.build_options: dict = {}  # keyword arguments for index.build.build_index
+        self._selection: tuple[np.ndarray, RefSelection] | None = None
 
     # -- loading -------------------------------------------------------------------------
     def _load_or_rebuild(self) -> None:
         want = self.catalogue.generation(self.name)
         infos = read_infos(self.infos_path)
-        if infos and infos.get("generation") == want and self.index_path.exists():
+        if infos and self.index_path.exists() and int(infos.get("generation", -1)) <= want:
             try:
                 index = self._loader(self.index_path)
                 if len(index) == int(infos.get("count", -1)) and index.dim == self.dim:
-                    self._index, self._generation, self._dirty = index, want, False
+                    synced = float(infos.get("synced_at") or infos.get("written_at") or 0.0)
+                    self._index, self._generation, self._dirty, self._synced_at = index, want, False, synced
+                    if int(infos["generation"]) < want:  # behind (e.g. a crash mid-registration): catch up
+                        self._catch_up(want)
                     return
                 log.warning("index %s disagrees with its infos; rebuilding", self.index_path)
-            except Exception as exc:  # corrupt file: rebuild from the catalogue
+            except Exception as exc:  # corrupt file, other backend: rebuild from the catalogue
                 log.warning("index %s unreadable (%s); rebuilding", self.index_path, exc)
         self.rebuild()
 
-    def rebuild(self) -> None:
-        """Rebuild the index from the catalogue's vectors and persist it."""
+    def _catch_up(self, want: int) -> None:
+        """Apply the catalogue's changes since the index was last in step with it."""
+        assert self._index is not None
+        now = time.time()
+        catch_up(self._index, self.catalogue, self.name, self.dim, VIEWS, self._synced_at)
+        self._generation, self._synced_at, self._dirty = want, now, True
+
+    def rebuild(self, **options) -> None:
+        """Rebuild the index from the catalogue's vectors (streamed, never all in memory) and persist it.
+
+        ``options`` override :attr:`build_options` (see :func:`index.build.build_index`).
+        """
         with self._lock:
             start = time.perf_counter()
+            synced = time.time()
             want = self.catalogue.generation(self.name)
-            index = self._factory(self.dim)
-            batches = list(self.catalogue.iter_vectors(self.name))
-            ids_all, vecs_all = [], []
-            for ref_ids, vec_list in batches:
-                for rid, flat in zip(ref_ids, vec_list, strict=True):
-                    mat = flat.reshape(-1, self.dim)
-                    ids_all.append(to_vector_ids(int(rid), len(mat)))
-                    vecs_all.append(mat)
-            if ids_all:
-                ids = np.concatenate(ids_all)
-                vecs = np.concatenate(vecs_all)
-                train = getattr(index, "train", None)
-                if callable(train):
-                    train(vecs)
-                index.add(ids, vecs)
-            self._index, self._generation, self._dirty = index, want, True
+            if self._index is not None and hasattr(self._index, "close"):
+                self._index.close()
+            self._index = None
+            opts = {**self.build_options, **options}
+            index = build_index(self._factory, self.catalogue, self.name, self.dim, views=VIEWS, **opts)
+            self._index, self._generation, self._dirty, self._synced_at = index, want, True, synced
             self.flush()
             log.info("rebuilt %s: %d vectors in %.2fs", self.name, len(index), time.perf_counter() - start)
+
+    def needs_rebuild(self) -> str | None:
+        """Why the index should be rebuilt (outgrown its kind or its training), or None."""
+        check = getattr(self.index, "needs_rebuild", None)
+        return check() if callable(check) else None
+
+    def close(self) -> None:
+        """Flush and release the index (connections of server backends)."""
+        with self._lock:
+            self.flush()
+            if self._index is not None and hasattr(self._index, "close"):
+                self._index.close()
+            self._index = None
 
     @property
     def index(self) -> VectorIndex:
@@ -116,10 +139,14 @@ class VectorSpace:
     def refresh(self) -> bool:
         """Pick up changes another process made to the catalogue; True if reloaded."""
         with self._lock:
-            if self._index is not None and self.catalogue.generation(self.name) == self._generation:
+            want = self.catalogue.generation(self.name)
+            if self._index is not None and want == self._generation:
                 return False
-            self._index = None
-            self._load_or_rebuild()
+            if self._index is not None and want > self._generation:
+                self._catch_up(want)  # cheaper than reloading: apply the difference
+            else:
+                self._index = None
+                self._load_or_rebuild()
             return True
 
     # -- changes (the catalogue is written first, then the index follows) -----------------
@@ -131,6 +158,7 @@ class VectorSpace:
             if not ids:
                 return
             index.add(np.concatenate(ids), np.concatenate([v.reshape(-1, self.dim) for v in vectors]))
+            self._synced_at = time.time()
             self._generation = self.catalogue.generation(self.name)
             self._dirty = True
 
@@ -140,6 +168,7 @@ class VectorSpace:
             index = self.index
             if ref_ids:
                 index.remove(np.concatenate([to_vector_ids(r, VIEWS) for r in ref_ids]))
+            self._synced_at = time.time()
             self._generation = self.catalogue.generation(self.name)
             self._dirty = True
 
@@ -148,9 +177,20 @@ class VectorSpace:
         with self._lock:
             if self._index is None or not self._dirty:
                 return
+            on_disk = read_infos(self.infos_path) or {}
+            if int(on_disk.get("generation", -1)) > self._generation and self.index_path.exists():
+                self._dirty = False  # another process wrote a newer index: keep it
+                return
             self._index.save(self.index_path)
             infos = self._index.info()
-            infos.update({"space": self.name, "generation": self._generation, "written_at": time.time()})
+            infos.update(
+                {
+                    "space": self.name,
+                    "generation": self._generation,
+                    "written_at": time.time(),
+                    "synced_at": self._synced_at,
+                }
+            )
             write_infos(self.infos_path, infos)
             self._dirty = False
 
@@ -159,9 +199,7 @@ class VectorSpace:
         self, queries: np.ndarray, k: int, allowed_ref_ids: np.ndarray | None = None
     ) -> list[list[tuple[int, float, int]]]:
         """Per query row, up to ``k`` (ref_id, similarity, view) best first, one entry per reference."""
-        allowed = None
-        if allowed_ref_ids is not None:
-            allowed = (np.asarray(allowed_ref_ids, dtype=np.int64)[:, None] * VIEWS + np.arange(VIEWS)).ravel()
+        allowed = self._selection_for(allowed_ref_ids)
         index = self.index
         fetch = min(max(k * 4, k), max(len(index), 1))
         sims, vids = index.search(queries, fetch, allowed)
@@ -178,6 +216,17 @@ class VectorSpace:
                         break
             out.append(list(seen.values()))
         return out
+
+    def _selection_for(self, allowed_ref_ids: np.ndarray | None) -> RefSelection | None:
+        """The allowed references as a selection, reused while the caller passes the same array."""
+        if allowed_ref_ids is None:
+            return None
+        cached = self._selection
+        if cached is not None and cached[0] is allowed_ref_ids:
+            return cached[1]
+        selection = RefSelection(np.asarray(allowed_ref_ids), VIEWS)
+        self._selection = (allowed_ref_ids, selection)
+        return selection
 
     def __len__(self) -> int:
         return len(self.index)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -46,6 +47,7 @@ class VectorIndex(ABC):
 
     def save(self, path: Path) -> None:
         """Persist to ``path`` (atomically); backends without files may do nothing."""
+        return None
 
     def info(self) -> dict:
         """Describes the index (type, size, parameters) for the infos file beside it."""
@@ -55,7 +57,7 @@ class VectorIndex(ABC):
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via temp file + fsync + rename, so readers never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
@@ -115,7 +117,10 @@ class FaissIndex(VectorIndex):
     ) -> tuple[np.ndarray, np.ndarray]:
         mat = _as_matrix(queries, self.dim)
         if len(self) == 0 or len(mat) == 0 or (allowed_ids is not None and len(allowed_ids) == 0):
-            return (np.full((len(mat), k), -np.inf, dtype=np.float32), np.full((len(mat), k), -1, dtype=np.int64))
+            return (
+                np.full((len(mat), k), -np.inf, dtype=np.float32),
+                np.full((len(mat), k), -1, dtype=np.int64),
+            )
         params = self._params(allowed_ids)
         sims, ids = self._index.search(mat, k, params=params) if params else self._index.search(mat, k)
         sims = np.where(ids < 0, -np.inf, sims).astype(np.float32)

@@ -45,12 +45,16 @@ class Descriptor:
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(str(card.path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(
+            str(card.path), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
         self._input = self._session.get_inputs()[0].name
         self._lock = threading.Lock()
 
     @classmethod
-    def from_name(cls, name: str = DEFAULT_MODEL, home: str | Path | None = None, **kwargs: int) -> Descriptor:
+    def from_name(
+        cls, name: str = DEFAULT_MODEL, home: str | Path | None = None, **kwargs: int
+    ) -> Descriptor:
         """Load the registered model ``name``."""
         return cls(get_model_card(name, home), **kwargs)
 

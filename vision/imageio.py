@@ -75,9 +75,7 @@ def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> tuple[Image.I
         img = img.convert("RGBA" if "transparency" in img.info else "RGB")
     elif mode in ("LA", "PA", "La", "RGBa"):
         img = img.convert("RGBA")
-    elif mode == "CMYK":
-        img = img.convert("RGB")
-    elif mode not in ("RGB", "RGBA"):
+    elif mode == "CMYK" or mode not in ("RGB", "RGBA"):
         img = img.convert("RGB")
     if img.mode == "RGBA":
         alpha = np.asarray(img.getchannel("A"))
@@ -144,6 +142,8 @@ def load_image_full(
     return LoadedImage(rgb=np.ascontiguousarray(rgb), alpha=alpha, original_size=original, format=fmt)
 
 
-def load_image(source: str | Path | bytes, *, name: str | None = None, max_side: int | None = None) -> np.ndarray:
+def load_image(
+    source: str | Path | bytes, *, name: str | None = None, max_side: int | None = None
+) -> np.ndarray:
     """Decode ``source`` into an RGB ``uint8`` array (H, W, 3); see :func:`load_image_full`."""
     return load_image_full(source, name=name, max_side=max_side).rgb

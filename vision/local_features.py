@@ -51,7 +51,12 @@ class Verification:
         if not self.outline:
             return None
         pts = np.asarray(self.outline)
-        return [float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())]
+        return [
+            float(pts[:, 0].min()),
+            float(pts[:, 1].min()),
+            float(pts[:, 0].max()),
+            float(pts[:, 1].max()),
+        ]
 
 
 _SIFT_CACHE: dict[int, cv2.SIFT] = {}

@@ -20,7 +20,9 @@ def _flat_run(profile: np.ndarray, tol: float) -> int:
     return int(over[0]) if len(over) else len(profile)
 
 
-def content_box(image: np.ndarray, tol: float = 10.0, min_keep: float = 0.35) -> tuple[int, int, int, int] | None:
+def content_box(
+    image: np.ndarray, tol: float = 10.0, min_keep: float = 0.35
+) -> tuple[int, int, int, int] | None:
     """Box (x0, y0, x1, y1) inside flat borders (padding, letterboxing, plain frames), or None.
 
     A row or column counts as border when its pixels barely vary. Returns None when the

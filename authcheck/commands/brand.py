@@ -44,7 +44,11 @@ def _list(args: argparse.Namespace) -> int:
         counts = app.catalogue.brand_counts()
     if args.json:
         for b in brands:
-            row = {"name": b.name, "authorised_sellers": list(b.authorised_sellers), "wordmarks": list(b.wordmarks)}
+            row = {
+                "name": b.name,
+                "authorised_sellers": list(b.authorised_sellers),
+                "wordmarks": list(b.wordmarks),
+            }
             row.update(counts.get(b.name, {}))
             print(json.dumps(row))
         return 0
@@ -54,7 +58,9 @@ def _list(args: argparse.Namespace) -> int:
     print(f"{'brand':<24} {'catalogue':>9} {'logos':>6}  authorised sellers")
     for b in brands:
         c = counts.get(b.name, {})
-        print(f"{b.name:<24} {c.get('catalogue', 0):>9} {c.get('logo', 0):>6}  {', '.join(b.authorised_sellers) or '-'}")
+        print(
+            f"{b.name:<24} {c.get('catalogue', 0):>9} {c.get('logo', 0):>6}  {', '.join(b.authorised_sellers) or '-'}"
+        )
     return 0
 
 

@@ -37,7 +37,9 @@ def opened_app(args: argparse.Namespace) -> Iterator[Authcheck]:
         app.close()
 
 
-def progress_bar(label: str, enabled: bool | None = None) -> tuple[Callable[[int, int | None], None], Callable[[], None]]:
+def progress_bar(
+    label: str, enabled: bool | None = None
+) -> tuple[Callable[[int, int | None], None], Callable[[], None]]:
     """A (update, close) pair drawing a tqdm bar on stderr when it is a terminal."""
     if enabled is None:
         enabled = sys.stderr.isatty()

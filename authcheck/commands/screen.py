@@ -66,5 +66,8 @@ def _screen(args: argparse.Namespace) -> int:
         elapsed = time.perf_counter() - start
     if not args.json:
         rate = n / elapsed if elapsed > 0 else 0.0
-        print(f"screened {n} image(s) in {elapsed:.1f}s ({rate:.1f} img/s), {errors} unreadable", file=sys.stderr)
+        print(
+            f"screened {n} image(s) in {elapsed:.1f}s ({rate:.1f} img/s), {errors} unreadable",
+            file=sys.stderr,
+        )
     return 1 if errors else 0

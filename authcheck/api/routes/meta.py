@@ -1,0 +1,25 @@
+"""Service health and the caller's identity."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from authcheck.api.auth import get_authcheck, get_principal
+from authcheck.app import Authcheck
+from authcheck.keys import Principal
+
+router = APIRouter(tags=["service"])
+
+
+@router.get("/health")
+def health(core: Annotated[Authcheck, Depends(get_authcheck)]) -> dict:
+    """Liveness (no key needed): the model in use and how many references are registered."""
+    return {"status": "ok", "model": core.card.name, "references": core.catalogue.count_references()}
+
+
+@router.get("/me")
+def me(principal: Annotated[Principal, Depends(get_principal)]) -> dict:
+    """The role (and brand) of the calling key."""
+    return principal.to_dict()

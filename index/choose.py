@@ -1,0 +1,106 @@
+"""Which index to build for a catalogue of a given size, and with what parameters.
+
+Small catalogues get exact flat search (no training, exact answers). Past
+``flat_max`` vectors, exact search gets slower than the latency target, so an IVF index
+takes over: IVF with 8-bit scalar-quantised codes (``ivf_sq8``, ~dim bytes a vector, near
+exact) while it fits the memory budget, else OPQ + IVF-PQ (``ivf_pq``, ``pq_m`` bytes a
+vector, re-ranked on the candidates' 8-bit codes). ``nprobe`` is tuned after the build
+against exact search (see :mod:`index.measure`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+KINDS = ("flat", "ivf_sq8", "ivf_pq")
+MIN_POINTS_PER_LIST = 39  # FAISS k-means wants this many training points per centroid
+
+
+@dataclass
+class IndexOptions:
+    """Index tuning knobs; :class:`authcheck.config.Settings` carries them as ``index_*``/``milvus_*``."""
+
+    flat_max: int = 100_000  # auto: exact flat search up to this many vectors
+    memory_gb: float = 1.5  # auto: RAM the index may take (codes, ids, centroids)
+    target_recall: float = 0.98  # rebuild tunes nprobe to reach this recall@1 against exact search
+    train_sample: int = 200_000  # vectors sampled from the catalogue to train IVF/PQ
+    pq_m: int = 64  # ivf_pq: bytes per vector
+    refine_factor: int = 8  # ivf_pq: candidates re-ranked per result
+    milvus_uri: str = "milvus.db"  # a path (Milvus Lite, relative to home) or http(s)://host:19530
+    milvus_collection_prefix: str = "authcheck"
+    milvus_index_type: str = "AUTOINDEX"
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, object] | None) -> IndexOptions:
+        """Options from a settings dict: keys ``index_<field>`` and ``milvus_*``; others are ignored."""
+        out = cls()
+        if not data:
+            return out
+        for f in fields(cls):
+            key = f.name if f.name.startswith("milvus_") else f"index_{f.name}"
+            if key in data:
+                setattr(out, f.name, type(getattr(out, f.name))(data[key]))
+        return out
+
+
+@dataclass(frozen=True)
+class IndexPlan:
+    """What to build: kind and parameters, and why."""
+
+    kind: str
+    nlist: int = 0
+    nprobe: int = 0
+    pq_m: int = 0
+    reason: str = ""
+
+
+def nlist_for(count: int) -> int:
+    """IVF list count: a power of two near ``4 * sqrt(count)``, with enough training points per list."""
+    if count <= 0:
+        return 1
+    target = 4 * math.sqrt(count)
+    nlist = 2 ** max(0, round(math.log2(target)))
+    while nlist > 1 and nlist * MIN_POINTS_PER_LIST > count:
+        nlist //= 2
+    return int(min(nlist, 65536))
+
+
+def default_nprobe(nlist: int) -> int:
+    """A safe starting ``nprobe`` before tuning (about 1.5% of the lists, at least 8)."""
+    return int(min(nlist, max(8, 2 ** round(math.log2(max(1, nlist / 64))))))
+
+
+def estimated_bytes(kind: str, count: int, dim: int, nlist: int = 0, pq_m: int = 64) -> int:
+    """Rough RAM of an index of ``count`` vectors: codes + ids + centroids (+ re-rank codes)."""
+    if kind == "flat":
+        return count * (4 * dim + 8 + 16)  # vectors, id map, reverse map
+    centroids = nlist * dim * 4
+    if kind == "ivf_sq8":
+        return count * (dim + 8) + centroids
+    if kind == "ivf_pq":
+        return count * (pq_m + 8 + dim + 8 + 16) + centroids + dim * dim * 4
+    raise ValueError(f"unknown index kind {kind!r}")
+
+
+def plan_index(count: int, dim: int, options: IndexOptions | None = None, kind: str = "auto") -> IndexPlan:
+    """The index to build for ``count`` vectors of ``dim`` (``kind`` forces one, ``auto`` chooses)."""
+    opts = options or IndexOptions()
+    nlist = nlist_for(count)
+    nprobe = default_nprobe(nlist)
+    budget = int(opts.memory_gb * 2**30)
+    if kind == "flat" or (kind == "auto" and count <= opts.flat_max):
+        why = "forced" if kind == "flat" else f"{count} vectors <= flat_max {opts.flat_max}: exact search"
+        return IndexPlan("flat", reason=why)
+    if kind == "ivf_sq8" or (kind == "auto" and estimated_bytes("ivf_sq8", count, dim, nlist) <= budget):
+        why = (
+            "forced"
+            if kind == "ivf_sq8"
+            else (f"{count} vectors > flat_max {opts.flat_max}; 8-bit codes fit {opts.memory_gb} GB")
+        )
+        return IndexPlan("ivf_sq8", nlist=nlist, nprobe=nprobe, reason=why)
+    if kind in ("ivf_pq", "auto"):
+        why = "forced" if kind == "ivf_pq" else f"8-bit codes of {count} vectors exceed {opts.memory_gb} GB"
+        return IndexPlan("ivf_pq", nlist=nlist, nprobe=nprobe, pq_m=opts.pq_m, reason=why)
+    raise ValueError(f"unknown index kind {kind!r}; known: auto, {', '.join(KINDS)}")

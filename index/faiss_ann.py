@@ -1,0 +1,283 @@
+"""FAISS indexes for every catalogue size: exact flat, IVF-SQ8 and OPQ + IVF-PQ.
+
+All of them keep the caller's int64 ids (flat through an ``IndexIDMap2``, IVF natively),
+support removal, and honour allowed-id filters (:mod:`index.selection`) inside FAISS. A
+filtered IVF search probes more lists the smaller the allowed share, so a small brand is
+searched (almost) exhaustively over its own codes and a big one keeps the usual cost.
+Files are written with ``faiss.write_index`` and read with ``faiss.read_index`` (no
+second copy of the index in memory); parameters and measurements travel in the infos
+JSON beside the file (``<name>.json``), which :func:`load_faiss` reads back.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index.choose import IndexPlan, estimated_bytes
+from index.selection import RefSelection, Selector, allowed_count
+from index.vector_index import FaissIndex, VectorIndex, read_infos
+
+GROWTH_BEFORE_RETRAIN = 4.0  # an IVF index trained on N vectors asks for a rebuild past 4N
+
+Allowed = np.ndarray | RefSelection
+
+
+def write_index_file(index: faiss.Index, path: Path) -> None:
+    """Write a FAISS index atomically (temp file + fsync + rename) without serialising to memory first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    faiss.write_index(index, str(tmp))
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _empty(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.full((n, k), -np.inf, dtype=np.float32), np.full((n, k), -1, dtype=np.int64)
+
+
+def _matrix(vectors: np.ndarray, dim: int) -> np.ndarray:
+    return np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dim)
+
+
+class FlatIndex(FaissIndex):
+    """Exact inner-product search; under ``auto`` it asks for a rebuild once past ``grow_limit``."""
+
+    def __init__(self, dim: int, index: faiss.Index | None = None, grow_limit: int | None = None) -> None:
+        super().__init__(dim, index, kind="flat")
+        self.grow_limit = grow_limit
+        self.measured: dict = {}
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: Allowed | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        mat = _matrix(queries, self.dim)
+        if len(self) == 0 or len(mat) == 0 or (allowed_ids is not None and len(allowed_ids) == 0):
+            return _empty(len(mat), k)
+        if allowed_ids is None:
+            sims, ids = self._index.search(mat, k)
+        else:
+            sel = Selector(allowed_ids)  # keeps the bitmap alive for the call
+            sims, ids = self._index.search(mat, k, params=faiss.SearchParameters(sel=sel.selector))
+        return np.where(ids < 0, -np.inf, sims).astype(np.float32), ids
+
+    def needs_rebuild(self) -> str | None:
+        """Why this index should be rebuilt as another kind, or None."""
+        if self.grow_limit is not None and len(self) > self.grow_limit:
+            return f"{len(self)} vectors exceed flat_max {self.grow_limit}: rebuild picks an IVF index"
+        return None
+
+    def save(self, path: Path) -> None:
+        write_index_file(self._index, path)
+
+    def info(self) -> dict:
+        out = super().info()
+        out.update(
+            {
+                "index_key": "IDMap2,Flat",
+                "metric": "inner_product",
+                "exact": True,
+                "bytes_estimate": estimated_bytes("flat", len(self), self.dim),
+                "grow_limit": self.grow_limit,
+            }
+        )
+        if self.measured:
+            out["measured"] = self.measured
+        return out
+
+
+class IvfIndex(VectorIndex):
+    """An inverted-file index (``IVF,SQ8`` or ``OPQ,IVF,PQ``) with native ids and tunable ``nprobe``."""
+
+    def __init__(self, dim: int, kind: str, index: faiss.Index, nprobe: int, trained_on: int = 0) -> None:
+        super().__init__(dim)
+        self.kind = kind
+        self._index = index
+        self._ivf = faiss.extract_index_ivf(index)
+        self.nprobe = int(nprobe)
+        self.trained_on = int(trained_on)
+        self.measured: dict = {}
+
+    @staticmethod
+    def index_key(plan: IndexPlan, dim: int) -> str:
+        """FAISS factory string for a plan."""
+        if plan.kind == "ivf_sq8":
+            return f"IVF{plan.nlist},SQ8"
+        if plan.kind == "ivf_pq":
+            m = plan.pq_m
+            if dim % m:
+                raise ValueError(f"pq_m {m} must divide the dimension {dim}")
+            return f"OPQ{m},IVF{plan.nlist},PQ{m}"
+        raise ValueError(f"not an IVF plan: {plan.kind}")
+
+    @classmethod
+    def create(cls, dim: int, plan: IndexPlan) -> IvfIndex:
+        """An untrained index for ``plan``."""
+        index = faiss.index_factory(dim, cls.index_key(plan, dim), faiss.METRIC_INNER_PRODUCT)
+        return cls(dim, plan.kind, index, plan.nprobe)
+
+    # -- properties -------------------------------------------------------------------
+    @property
+    def faiss_index(self) -> faiss.Index:
+        """The wrapped FAISS index."""
+        return self._index
+
+    @property
+    def nlist(self) -> int:
+        """Number of inverted lists."""
+        return int(self._ivf.nlist)
+
+    @property
+    def is_trained(self) -> bool:
+        """Whether the quantisers are trained (an untrained index trains on its first add)."""
+        return bool(self._index.is_trained)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    # -- building ---------------------------------------------------------------------
+    def train(self, vectors: np.ndarray) -> None:
+        """Train centroids and codes on a sample; the list count shrinks to what the sample supports."""
+        mat = _matrix(vectors, self.dim)
+        self._index.train(mat)
+        self.trained_on = len(mat)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
+        if len(ids) == 0:
+            return
+        mat = _matrix(vectors, self.dim)
+        if len(mat) != len(ids):
+            raise ValueError(f"{len(ids)} ids for {len(mat)} vectors")
+        if not self.is_trained:  # first vectors of a fresh space: train on them, rebuild retrains later
+            self._retarget_for(len(mat))
+            self.train(mat)
+        self._index.add_with_ids(mat, ids)
+
+    def _retarget_for(self, count: int) -> None:
+        """Before training on few vectors, fall back to as many lists as they can train."""
+        from index.choose import nlist_for
+
+        nlist = nlist_for(count)
+        if nlist < self.nlist:
+            plan = IndexPlan(self.kind, nlist=nlist, nprobe=min(self.nprobe, nlist), pq_m=self._pq_m())
+            fresh = IvfIndex.create(self.dim, plan)
+            self._index, self._ivf, self.nprobe = fresh._index, fresh._ivf, fresh.nprobe
+
+    def _pq_m(self) -> int:
+        pq = getattr(faiss.downcast_index(self._ivf), "pq", None)
+        return int(pq.M) if pq is not None else 0
+
+    def remove(self, ids: np.ndarray) -> int:
+        ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
+        if len(ids) == 0 or len(self) == 0:
+            return 0
+        return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
+
+    # -- queries ----------------------------------------------------------------------
+    def probes_for(self, allowed: Allowed | None) -> int:
+        """``nprobe`` for a search: scaled up by the inverse of the allowed share, up to every list."""
+        if allowed is None:
+            return min(self.nprobe, self.nlist)
+        share = allowed_count(allowed) / max(1, len(self))
+        return int(min(self.nlist, math.ceil(self.nprobe / max(share, 1e-9))))
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: Allowed | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        mat = _matrix(queries, self.dim)
+        if len(self) == 0 or len(mat) == 0 or (allowed_ids is not None and len(allowed_ids) == 0):
+            return _empty(len(mat), k)
+        sel = Selector(allowed_ids) if allowed_ids is not None else None
+        params = faiss.SearchParametersIVF(nprobe=self.probes_for(allowed_ids))
+        if sel is not None:
+            params.sel = sel.selector
+        if isinstance(self._index, faiss.IndexPreTransform):
+            outer = faiss.SearchParametersPreTransform()
+            outer.index_params = params
+            sims, ids = self._index.search(mat, k, params=outer)
+        else:
+            sims, ids = self._index.search(mat, k, params=params)
+        return np.where(ids < 0, -np.inf, sims).astype(np.float32), ids
+
+    def ids(self) -> np.ndarray:
+        lists = self._ivf.invlists
+        out = [np.zeros(0, dtype=np.int64)]
+        for no in range(self.nlist):
+            size = lists.list_size(no)
+            if size:
+                ptr = lists.get_ids(no)
+                out.append(faiss.rev_swig_ptr(ptr, size).astype(np.int64).copy())
+                lists.release_ids(no, ptr)
+        return np.sort(np.concatenate(out))
+
+    # -- upkeep -----------------------------------------------------------------------
+    def needs_rebuild(self) -> str | None:
+        """Why the index should be retrained, or None."""
+        if self.trained_on and len(self) > GROWTH_BEFORE_RETRAIN * max(self.trained_on, 1_000):
+            return f"grown to {len(self)} vectors, trained on {self.trained_on}: retrain"
+        return None
+
+    def save(self, path: Path) -> None:
+        write_index_file(self._index, path)
+
+    def info(self) -> dict:
+        out = super().info()
+        out.update(
+            {
+                "index_key": self.describe(),
+                "metric": "inner_product",
+                "exact": False,
+                "nlist": self.nlist,
+                "nprobe": self.nprobe,
+                "trained_on": self.trained_on,
+                "code_size": int(self._ivf.code_size),
+                "bytes_estimate": estimated_bytes(
+                    self.kind, len(self), self.dim, self.nlist, self._pq_m() or 64
+                ),
+            }
+        )
+        if self.measured:
+            out["measured"] = self.measured
+        return out
+
+    def describe(self) -> str:
+        """Factory-style description of the index."""
+        pq = self._pq_m()
+        return f"OPQ{pq},IVF{self.nlist},PQ{pq}" if self.kind == "ivf_pq" else f"IVF{self.nlist},SQ8"
+
+
+def _kind_of(index: faiss.Index) -> str:
+    if isinstance(index, faiss.IndexIDMap2 | faiss.IndexIDMap):
+        return "flat"
+    ivf = faiss.extract_index_ivf(index)  # raises for anything else
+    return "ivf_pq" if isinstance(faiss.downcast_index(ivf), faiss.IndexIVFPQ) else "ivf_sq8"
+
+
+def load_faiss(path: Path, grow_limit: int | None = None) -> VectorIndex:
+    """Read any index this module writes; its kind comes from the file, its settings from the infos."""
+    index = faiss.read_index(str(path))
+    infos = read_infos(path.with_suffix(".json")) or {}
+    kind = _kind_of(index)
+    out: FlatIndex | IvfIndex
+    if kind == "flat":
+        out = FlatIndex(index.d, index, grow_limit=grow_limit)
+    else:
+        from index.choose import default_nprobe
+
+        ivf = faiss.extract_index_ivf(index)
+        nprobe = int(infos.get("nprobe") or default_nprobe(ivf.nlist))
+        out = IvfIndex(index.d, kind, index, nprobe, trained_on=int(infos.get("trained_on") or 0))
+    if isinstance(infos.get("measured"), dict):
+        out.measured = infos["measured"]
+    return out

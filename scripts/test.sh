@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up (idempotent) and run the whole test suite: the README's test command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh "dev,api,bench"
+. .venv/bin/activate
+ruff check .
+python -m pytest -q "$@"
