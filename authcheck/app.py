@@ -14,9 +14,10 @@ import io
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -221,17 +222,26 @@ class Authcheck:
             return _Decoded(name=name, error=f"cannot read image {name!r}: {exc.strerror or exc}")
 
     def _decoded_stream(
-        self, items: Iterable[tuple[str, str | Path | bytes]], max_side: int, keep_bytes: bool, ahead: int = 8
-    ) -> Iterator[_Decoded]:
-        """Decode in background threads, a few items ahead of the consumer, in order."""
-        pending: list = []
-        it = iter(items)
-        for name, src in it:
-            pending.append(self._pool.submit(self._decode, name, src, max_side, keep_bytes))
+        self,
+        items: Iterable[tuple[str, str | Path | bytes]],
+        max_side: int,
+        keep_bytes: bool,
+        ahead: int = 8,
+        work: Callable[[str, str | Path | bytes], object] | None = None,
+    ) -> Iterator:
+        """Decode in background threads, ``ahead`` items ahead of the consumer, in order.
+
+        ``work(name, source)`` replaces plain decoding when given (registration hashes,
+        stores and resizes in the pool too); the stream then yields its results.
+        """
+        task = work or (lambda name, src: self._decode(name, src, max_side, keep_bytes))
+        pending: deque = deque()
+        for name, src in items:
+            pending.append(self._pool.submit(task, name, src))
             if len(pending) >= ahead:
-                yield pending.pop(0).result()
-        for fut in pending:
-            yield fut.result()
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
     # -- registration ----------------------------------------------------------------------
     def register(
@@ -248,8 +258,10 @@ class Authcheck:
         """Register image files (or folders, recursively) as ``kind`` references of ``brand``.
 
         Work is committed in batches: a crash loses at most the batch in flight, and a rerun
-        skips what is already registered (same bytes, same brand). Unreadable files are
-        reported in the result and skipped.
+        skips what is already registered (same bytes, same brand) before decoding it.
+        Unreadable files are reported in the result and skipped. Reading, hashing, decoding,
+        storing the reference copy and resizing for the model run in the background pool,
+        overlapped with the descriptor on the batch before.
         """
         if kind not in ("catalogue", "logo"):
             raise CatalogueError(f"kind must be 'catalogue' or 'logo', not {kind!r}")
@@ -262,15 +274,34 @@ class Authcheck:
         else:
             items = list(sources)
         total = len(items)
+        descriptor = self.descriptor  # load the model before the pool starts working
+
+        def prepare(name: str, src: str | Path | bytes) -> _Decoded | tuple:
+            # background thread: bytes -> sha -> (skip if registered) -> pixels -> stored copy + model input
+            if not isinstance(src, bytes):
+                path = Path(src)
+                with suppress(OSError):  # unreadable: _decode below reports why
+                    src = path.read_bytes() if path.is_file() else src
+            sha = _sha256(src) if isinstance(src, bytes) else None
+            if sha is not None and self.catalogue.find_reference(brand, sha) is not None:
+                return (name, sha, None, None, None)
+            dec = self._decode(name, src, self.settings.stored_max_side, keep_bytes=False)
+            if dec.error is not None or dec.image is None or sha is None:
+                return dec
+            stored = self.refs.save(sha, dec.image)
+            return (name, sha, stored, dec.image.original_size, descriptor.prepare(dec.image.rgb))
+
         done = 0
-        batch: list[_Decoded] = []
+        batch: list[tuple] = []
         with self.write_lock():
             self.catalogue_space.refresh()
-            for dec in self._decoded_stream(items, self.settings.stored_max_side, keep_bytes=True):
-                if dec.error is not None:
-                    report.failed.append((dec.name, dec.error))
+            for item in self._decoded_stream(items, 0, False, ahead=2 * batch_size, work=prepare):
+                if isinstance(item, _Decoded):
+                    report.failed.append((item.name, item.error or "unreadable"))
+                elif item[2] is None:
+                    report.duplicates.append(item[0])
                 else:
-                    batch.append(dec)
+                    batch.append(item)
                 if len(batch) >= batch_size:
                     self._register_batch(batch, brand, kind, report)
                     batch = []
@@ -279,6 +310,10 @@ class Authcheck:
                     progress(done, total)
             if batch:
                 self._register_batch(batch, brand, kind, report)
+            reason = self.catalogue_space.needs_rebuild()
+            if reason:  # e.g. outgrew flat search, or grew far past what the IVF was trained on
+                log.info("rebuilding %s: %s", self.catalogue_space.name, reason)
+                self.catalogue_space.rebuild()
             self.catalogue_space.flush()
         report.seconds = time.perf_counter() - start
         self.catalogue.audit(
@@ -289,31 +324,31 @@ class Authcheck:
         )
         return report
 
-    def _register_batch(self, batch: list[_Decoded], brand: str, kind: str, report: RegisterReport) -> None:
-        fresh: list[tuple[_Decoded, str]] = []
+    def _register_batch(self, batch: list[tuple], brand: str, kind: str, report: RegisterReport) -> None:
+        """Embed and commit one batch of prepared (name, sha, stored path, size, model input) items.
+
+        The batch's references and vectors go to SQLite in one transaction; the index follows.
+        """
+        fresh: list[tuple] = []
         seen: set[str] = set()
-        for dec in batch:
-            assert dec.data is not None and dec.image is not None
-            sha = _sha256(dec.data)
+        for item in batch:
+            name, sha = item[0], item[1]
             if sha in seen or self.catalogue.find_reference(brand, sha) is not None:
-                report.duplicates.append(dec.name)
+                report.duplicates.append(name)
                 continue
             seen.add(sha)
-            fresh.append((dec, sha))
+            fresh.append(item)
         if not fresh:
             return
-        vectors = self.descriptor.embed([d.image.rgb for d, _ in fresh])  # type: ignore[union-attr]
+        vectors = self.descriptor.embed_prepared(np.stack([item[4] for item in fresh]))
         space = self.catalogue_space.name if kind == "catalogue" else f"logo:{self.card.name}"
         new = []
-        for (dec, sha), vec in zip(fresh, vectors, strict=True):
-            assert dec.image is not None
-            stored = self.refs.save(sha, dec.image)
-            w, h = dec.image.original_size
+        for (name, sha, stored, (w, h), _), vec in zip(fresh, vectors, strict=True):
             new.append(
                 NewReference(
                     brand=brand,
                     kind=kind,
-                    source=dec.name,
+                    source=name,
                     sha256=sha,
                     model=self.card.name,
                     width=w,

@@ -13,6 +13,7 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from index.choose import IndexOptions
 from vision.models import DEFAULT_MODEL
 
 
@@ -21,22 +22,48 @@ class Settings:
     """Tunable parameters; thresholds were calibrated on the dev split of the benchmark."""
 
     model: str = DEFAULT_MODEL
-    index_backend: str = "flat"
+    index_backend: str = "auto"  # auto | flat | ivf_sq8 | ivf_pq | milvus (see docs/scale.md)
     # Copy detection
     candidates: int = 5  # nearest references looked at per listing view
-    accept_similarity: float = 0.62  # global cosine at or above this is a copy without verification
-    verify_floor: float = 0.20  # below this the listing is not verified at all
+    accept_similarity: float = 0.8  # cosine that makes a copy when no transform is found
+    verify_floor: float = 0.0  # candidates less similar than this are not verified
     verify_top: int = 3  # candidates verified with local features
     min_inliers: int = 10
-    min_ncc: float = 0.55
+    min_agreement: float = 0.5  # share of aligned cells whose pixels must agree
+    local_features: str = "orb"  # orb (fast) or sift
+    local_nfeatures: int = 1500
+    fallback_features: str = "sift"  # slower, sturdier features tried when the fast ones fail ("" = never)
+    fallback_floor: float = 0.3  # ... but only for candidates at least this similar
     # Image handling
     decode_max_side: int = 1024
     feature_max_side: int = 480
     stored_max_side: int = 1024
     # Logo detection
-    logo_min_inliers: int = 8
-    logo_min_ncc: float = 0.45
+    logo_max_side: int = 800  # listing long side for logo search, px
+    logo_coarse_min: float = 0.6  # coarse template (edge-orientation) correlation worth a closer look
+    logo_level_hits: int = 64  # coarse hits per pyramid level looked at exactly
+    logo_min_frac: float = 0.08  # smallest logo searched, fraction of the listing's width
+    logo_max_frac: float = 0.35  # largest logo searched, fraction of the listing's long side
+    logo_scale_step: float = 1.26  # ratio between scan scales
+    logo_min_start: float = 0.1  # pre-check: silhouette/listing correlation before refinement
+    logo_refine_steps: int = 20  # ECC iterations refining a candidate's placement
+    logo_verify: int = 16  # candidates verified per listing
+    logo_per_logo: int = 3  # of which at most this many per logo
+    logo_index_dims: int = 32  # template space (principal components)
+    logo_min_edges: float = 0.68  # verified gradient correlation of silhouette and listing
+    logo_min_ncc: float = 0.5  # verified intensity correlation of silhouette and listing
     ocr: bool = False
+    # --- Index scale (issue 5; defaults live in index.choose.IndexOptions, see docs/scale.md) ---
+    index_flat_max: int = IndexOptions.flat_max  # auto: exact flat search up to this many vectors
+    index_memory_gb: float = IndexOptions.memory_gb  # auto: RAM budget of the index
+    index_target_recall: float = IndexOptions.target_recall  # rebuild tunes nprobe to this recall@1
+    index_train_sample: int = IndexOptions.train_sample  # vectors sampled to train IVF / PQ
+    index_pq_m: int = IndexOptions.pq_m  # ivf_pq: bytes per vector
+    index_refine_factor: int = IndexOptions.refine_factor  # ivf_pq: candidates re-ranked per result
+    milvus_uri: str = IndexOptions.milvus_uri  # Milvus Lite file (relative to home) or http://host:19530
+    milvus_collection_prefix: str = IndexOptions.milvus_collection_prefix
+    milvus_index_type: str = IndexOptions.milvus_index_type  # AUTOINDEX, HNSW, IVF_SQ8, ... (server side)
+    # --- end index scale ---
 
     @classmethod
     def load(cls, home: Path) -> Settings:

@@ -31,16 +31,23 @@ class ListingInput:
     view_names: list[str]
     vectors: np.ndarray  # (V, D)
     scale_to_original: float = 1.0  # multiply listing-pixel coordinates by this for the original
-    _features: dict[bool, LocalFeatures] | None = None
+    _features: dict[tuple[bool, str], LocalFeatures] | None = None
 
-    def features(self, mirror: bool, max_side: int) -> LocalFeatures:
+    def features(self, mirror: bool, max_side: int, method: str, nfeatures: int) -> LocalFeatures:
         """Local features of the listing (or its mirror), computed once."""
         if self._features is None:
             self._features = {}
-        if mirror not in self._features:
+        key = (mirror, method)
+        if key not in self._features:
             img = mirrored(self.rgb) if mirror else self.rgb
-            self._features[mirror] = extract(img, max_side=max_side, nfeatures=800)
-        return self._features[mirror]
+            self._features[key] = extract(img, max_side=max_side, nfeatures=nfeatures, method=method)
+        return self._features[key]
+
+
+@dataclass
+class _Oriented:
+    result: Verification
+    mirrored: bool
 
 
 def _unmirror(points: list[list[float]], width: float) -> list[list[float]]:
@@ -50,7 +57,7 @@ def _unmirror(points: list[list[float]], width: float) -> list[list[float]]:
 def verification_score(similarity: float, v: Verification) -> float:
     """Confidence in [0, 1] that a verified candidate is a copy."""
     geo = min(1.0, v.inliers / 40.0)
-    return float(min(1.0, 0.5 + 0.25 * geo + 0.25 * max(0.0, v.ncc) + 0.2 * max(0.0, similarity)))
+    return float(min(1.0, 0.5 + 0.2 * geo + 0.3 * v.agreement + 0.2 * max(0.0, similarity)))
 
 
 class CopyDetector:
@@ -74,16 +81,50 @@ class CopyDetector:
         ranked = sorted(best.items(), key=lambda kv: -kv[1][0])
         return [(rid, sim, view) for rid, (sim, view) in ranked[: self.settings.candidates]]
 
-    def _verify(self, listing: ListingInput, ref_path: str, mirror: bool, ref_width: int) -> Verification:
+    def _verify(
+        self, listing: ListingInput, ref_path: str, mirror: bool, ref_width: int, method: str
+    ) -> Verification:
         s = self.settings
-        ref_feats = self.refs.features(ref_path)
-        lis_feats = listing.features(mirror, s.feature_max_side)
+        ref_feats = self.refs.features(ref_path, method=method, nfeatures=s.local_nfeatures)
+        lis_feats = listing.features(mirror, s.feature_max_side, method, s.local_nfeatures)
         v = verify(ref_feats, lis_feats, model="similarity", min_inliers=s.min_inliers)
         # verify() reports reference points in stored-copy pixels; evidence wants original pixels.
         k = ref_width / (ref_feats.size[0] / ref_feats.scale)
         if v.pairs and abs(k - 1.0) > 1e-3:
             v.pairs = [((rx * k, ry * k), lp) for (rx, ry), lp in v.pairs]
         return v
+
+    def _best_orientation(
+        self, listing: ListingInput, ref_path: str, mirror: bool, ref_width: int, similarity: float
+    ) -> _Oriented:
+        """Verify with fast features in the preferred orientation, then the other; then with SIFT if unsure."""
+        s = self.settings
+        tries = [(s.local_features, mirror), (s.local_features, not mirror)]
+        if s.fallback_features and similarity >= s.fallback_floor:
+            tries += [(s.fallback_features, mirror), (s.fallback_features, not mirror)]
+        best: _Oriented | None = None
+        for method, orient in tries:
+            got = _Oriented(self._verify(listing, ref_path, orient, ref_width, method), orient)
+            if best is None or self._rank(got) > self._rank(best):
+                best = got
+            if best.result.inliers >= s.min_inliers and best.result.agreement >= s.min_agreement:
+                break
+        assert best is not None
+        return best
+
+    def _rank(self, o: _Oriented) -> tuple[float, int]:
+        geometric = o.result.inliers >= self.settings.min_inliers
+        return (o.result.agreement if geometric else -1.0, o.result.inliers)
+
+    @staticmethod
+    def _attach_region(m: Match, v: Verification, mirror: bool, width: int, k: float) -> None:
+        """Outline, box and keypoint pairs of a verified match, in original listing pixels."""
+        outline = _unmirror(v.outline, width) if mirror else v.outline
+        m.outline = [[x * k, y * k] for x, y in outline]
+        xs, ys = [p[0] for p in m.outline], [p[1] for p in m.outline]
+        m.box = [min(xs), min(ys), max(xs), max(ys)]
+        pairs = [(r, (width - lx, ly)) for r, (lx, ly) in v.pairs] if mirror else v.pairs
+        m.pairs = [[list(r), [lx * k, ly * k]] for r, (lx, ly) in pairs]
 
     def detect(self, listing: ListingInput, allowed: np.ndarray | None = None) -> list[Match]:
         """Matches for the listing's nearest catalogue shots, verdict ``copy`` where verified."""
@@ -92,6 +133,7 @@ class CopyDetector:
         refs = self.catalogue.get_references(rid for rid, _, _ in cands)
         matches: list[Match] = []
         width = listing.rgb.shape[1]
+        verified_any = False
         for rank, (rid, sim, view) in enumerate(cands):
             ref = refs.get(rid)
             if ref is None:  # removed since the index was read
@@ -106,31 +148,26 @@ class CopyDetector:
                 similarity=sim,
                 mirrored=mirror,
             )
-            needs_check = sim >= s.verify_floor and rank < s.verify_top
-            if needs_check:
-                v = self._verify(listing, ref.stored_path, mirror, ref.width)
-                if v.inliers < s.min_inliers and not mirror and sim < s.accept_similarity:
-                    # The descriptor may have preferred the wrong orientation: try the mirror too.
-                    v2 = self._verify(listing, ref.stored_path, True, ref.width)
-                    if v2.inliers > v.inliers:
-                        v, mirror, m.mirrored = v2, True, True
-                m.inliers, m.ncc = v.inliers, v.ncc
-                verified = v.inliers >= s.min_inliers and v.ncc >= s.min_ncc
-                if v.outline and (verified or sim >= s.accept_similarity):
-                    outline = _unmirror(v.outline, width) if mirror else v.outline
-                    k = listing.scale_to_original
-                    m.outline = [[x * k, y * k] for x, y in outline]
-                    xs, ys = [p[0] for p in m.outline], [p[1] for p in m.outline]
-                    m.box = [min(xs), min(ys), max(xs), max(ys)]
-                    pairs = v.pairs
-                    if mirror:
-                        pairs = [(r, (width - lx, ly)) for r, (lx, ly) in pairs]
-                    m.pairs = [[list(r), [lx * k, ly * k]] for r, (lx, ly) in pairs]
-                if verified:
-                    m.verdict, m.signal = "copy", "keypoints"
-                    m.score = max(m.score, verification_score(sim, v))
-            if sim >= s.accept_similarity and m.verdict != "copy":
-                m.verdict, m.signal = "copy", "descriptor"
             matches.append(m)
+            # Verify the best few candidates; lower ones only while nothing has been confirmed.
+            if sim < s.verify_floor or rank >= s.verify_top or (verified_any and sim < s.accept_similarity):
+                continue
+            v = self._best_orientation(listing, ref.stored_path, mirror, ref.width, sim)
+            m.mirrored = v.mirrored
+            m.inliers, m.ncc, m.agreement = v.result.inliers, v.result.ncc, v.result.agreement
+            geometric = v.result.inliers >= s.min_inliers
+            if geometric:
+                # A transform was found: the pixels decide (a re-shot of the subject disagrees).
+                is_copy = v.result.agreement >= s.min_agreement
+            else:
+                is_copy = sim >= s.accept_similarity
+            if is_copy and v.result.outline:
+                self._attach_region(m, v.result, v.mirrored, width, listing.scale_to_original)
+            if is_copy:
+                m.verdict = "copy"
+                m.signal = "keypoints" if geometric else "descriptor"
+                if geometric:
+                    m.score = max(m.score, verification_score(sim, v.result))
+                verified_any = True
         matches.sort(key=lambda m: (m.verdict != "copy", -m.score))
         return matches

@@ -2,24 +2,42 @@
 
 A registered logo found in the listing is ``logo_misuse`` unless the listing's seller is
 authorised by the logo's brand (then ``logo_authorised``: reported, not flagged).
-The per-logo renderings and features are derived from the stored reference copies and
-rebuilt whenever the catalogue's logo references change.
+
+Finding runs in two stages: a dense coarse scan proposes (logo, rotation, scale, place)
+candidates through one FAISS search of all listing windows against the coarse templates of
+all logos (:mod:`index.logo_index`); only the best few candidates are verified, each by
+refining the placement and measuring how well the listing follows the logo's silhouette
+(:func:`vision.logo_features.verify_placement`). The logo shapes and the template index are
+derived from the stored reference copies and rebuilt whenever the catalogue's logo
+references change (building takes a few milliseconds per logo).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from authcheck.config import Settings
 from authcheck.refstore import ReferenceStore
 from authcheck.results import Match
 from index.catalogue import Catalogue
-from vision.logo_features import LogoRendering, listing_gray, locate_logo, logo_renderings, orb_features
+from index.logo_index import LogoTemplateIndex
+from vision.logo_features import (
+    INNER,
+    WINDOW,
+    LogoPlacement,
+    LogoShape,
+    coarse_templates,
+    logo_shape,
+    verify_placement,
+)
+from vision.logo_scan import ScanLevel, rect_ncc, scan_levels
 
-LOGO_SPACE = "logo_shapes"
+EVIDENCE_POINTS = 24  # silhouette contour points reported as matched pairs
 
 
 @dataclass
@@ -27,7 +45,37 @@ class _LogoEntry:
     ref_id: int
     brand: str
     source: str
-    renderings: list[LogoRendering]
+    shape: LogoShape
+    to_original: float  # original logo px per stored-copy px
+
+
+@dataclass
+class _Templates:
+    """All coarse templates, row-aligned with the index."""
+
+    vectors: np.ndarray  # (T, P)
+    rects: np.ndarray  # (T, 4) int64
+    owner: np.ndarray  # (T,) entry position
+    to_window: np.ndarray  # (T, 3, 3) canonical -> window
+
+
+@dataclass
+class _Candidate:
+    score: float
+    entry: int
+    guess: np.ndarray  # (3, 3) canonical -> listing image
+    polarity: int
+    centre: tuple[float, float]
+    size: float
+
+
+def listing_image(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """The listing (RGB) with its long side at most ``max_side``, and its scale from ``rgb``."""
+    h, w = rgb.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    if scale < 1.0:
+        rgb = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(rgb[..., :3]), scale
 
 
 class LogoDetector:
@@ -38,6 +86,8 @@ class LogoDetector:
         self.refs = refs
         self.settings = settings
         self._entries: list[_LogoEntry] = []
+        self._templates: _Templates | None = None
+        self._index = LogoTemplateIndex(np.zeros((0, 0), np.float32), np.zeros(0))
         self._generation = -1
         self._lock = threading.Lock()
 
@@ -45,19 +95,142 @@ class LogoDetector:
         return self.catalogue.generation(f"logo:{self.catalogue.get_meta('model')}")
 
     def refresh(self) -> None:
-        """Reload logo renderings if logos were added or removed."""
+        """Rebuild logo shapes and the template index if logos were added or removed."""
         gen = self._generation_now()
         with self._lock:
             if gen == self._generation:
                 return
-            entries = []
+            entries: list[_LogoEntry] = []
+            vecs, rects, owner, affs = [], [], [], []
             for ref in self.catalogue.list_references(kind="logo", limit=1_000_000):
                 img = self.refs.load(ref.stored_path)
-                entries.append(_LogoEntry(ref.id, ref.brand, ref.source, logo_renderings(img.rgb, img.alpha)))
-            self._entries, self._generation = entries, gen
+                shape = logo_shape(img.rgb, img.alpha)
+                if shape is None:
+                    continue
+                tmpl = coarse_templates(shape)
+                for j in range(len(tmpl.vectors)):
+                    vecs.append(tmpl.vectors[j])
+                    rects.append(tmpl.rects[j])
+                    owner.append(len(entries))
+                    affs.append(np.vstack([tmpl.to_window[j], [0.0, 0.0, 1.0]]))
+                entries.append(_LogoEntry(ref.id, ref.brand, ref.source, shape, ref.width / img.rgb.shape[1]))
+            if vecs:
+                templates = _Templates(
+                    np.stack(vecs).astype(np.float32),
+                    np.array(rects, np.int64),
+                    np.array(owner),
+                    np.stack(affs),
+                )
+                support = (templates.rects[:, 2] * templates.rects[:, 3]).astype(np.float64)
+                index = LogoTemplateIndex(templates.vectors, support, dims=self.settings.logo_index_dims)
+            else:
+                templates, index = None, LogoTemplateIndex(np.zeros((0, 0), np.float32), np.zeros(0))
+            self._entries, self._templates, self._index, self._generation = entries, templates, index, gen
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    # -- finding ---------------------------------------------------------------------------
+    def _candidates(self, levels: list[ScanLevel], allowed: set[int] | None) -> Iterator[_Candidate]:
+        """Coarse (logo, placement) proposals, best first (built lazily: most are never looked at)."""
+        s = self.settings
+        tm = self._templates
+        assert tm is not None
+        cols: list[tuple[np.ndarray, ...]] = []
+        for n, level in enumerate(levels):
+            if not len(level.active):
+                continue
+            vecs = self._index.project(level.vectors[level.active])
+            hits = self._index.search(vecs, k=2, min_score=s.logo_coarse_min * 0.8)
+            if not len(hits.windows):
+                continue
+            keep = np.ones(len(hits.windows), bool)
+            if allowed is not None:
+                keep = np.isin(tm.owner[hits.templates], list(allowed))
+            if keep.sum() > s.logo_level_hits:  # the level's best approximate hits only
+                keep &= hits.scores >= np.sort(hits.scores[keep])[-s.logo_level_hits]
+            if not keep.any():
+                continue
+            win, rows, signs = level.active[hits.windows[keep]], hits.templates[keep], hits.signs[keep]
+            exact = rect_ncc(level, win, tm.vectors[rows], tm.rects[rows]) * signs
+            good = exact >= s.logo_coarse_min
+            xs, ys = level.position(win[good])
+            cols.append((exact[good], rows[good], signs[good], xs, ys, np.full(int(good.sum()), n)))
+        if not cols:
+            return
+        score, rows, signs, xs, ys, lev = (np.concatenate(c) for c in zip(*cols, strict=True))
+        for i in np.argsort(-score, kind="stable"):
+            k = 1.0 / levels[lev[i]].scale  # level px -> image px
+            # canonical -> window -> level -> image
+            guess = np.array([[k, 0, xs[i] * k], [0, k, ys[i] * k], [0, 0, 1]]) @ tm.to_window[rows[i]]
+            half = WINDOW / 2
+            yield _Candidate(
+                float(score[i]),
+                int(tm.owner[rows[i]]),
+                guess,
+                int(signs[i]),
+                ((xs[i] + half) * k, (ys[i] + half) * k),
+                INNER * k,
+            )
+
+    def _pick(self, cands: Iterable[_Candidate]) -> list[_Candidate]:
+        """The best distinct candidates: at most ``logo_per_logo`` places or scales per logo, ``logo_verify`` in all."""
+        s = self.settings
+        chosen: list[_Candidate] = []
+        for c in cands:
+            same = [o for o in chosen if o.entry == c.entry]
+            if len(same) >= s.logo_per_logo:
+                continue
+            # the same place at a similar scale; a logo's part matched at a smaller scale must
+            # not hide the whole logo at its true scale
+            if any(
+                np.hypot(o.centre[0] - c.centre[0], o.centre[1] - c.centre[1]) < 0.5 * max(o.size, c.size)
+                and max(o.size, c.size) < 1.4 * min(o.size, c.size)
+                for o in same
+            ):
+                continue
+            chosen.append(c)
+            if len(chosen) >= s.logo_verify:
+                break
+        return chosen
+
+    def find(self, image: np.ndarray, allowed_brand: str | None = None) -> list[tuple[int, LogoPlacement]]:
+        """Verified (entry position, placement) pairs in ``image`` (RGB or gray), best first, one per logo."""
+        self.refresh()
+        if not self._entries or self._templates is None:
+            return []
+        allowed = None
+        if allowed_brand is not None:
+            allowed = {i for i, e in enumerate(self._entries) if e.brand == allowed_brand}
+            if not allowed:
+                return []
+        s = self.settings
+        if image.ndim == 2:  # verification infers the logo's polarity from colour channels
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+        levels = scan_levels(
+            image, min_frac=s.logo_min_frac, max_frac=s.logo_max_frac, step=s.logo_scale_step
+        )
+        verified: list[tuple[int, LogoPlacement]] = []
+        for c in self._pick(self._candidates(levels, allowed)):
+            if any(e == c.entry for e, _ in verified):
+                continue
+            p = verify_placement(
+                self._entries[c.entry].shape,
+                image,
+                c.guess,
+                polarity=c.polarity,
+                iterations=s.logo_refine_steps,
+                min_start=s.logo_min_start,
+            )
+            if p is not None and p.edges >= s.logo_min_edges and p.ncc >= s.logo_min_ncc:
+                verified.append((c.entry, p))
+        # One place shows one logo: where found logos overlap, the best-fitting one stays.
+        verified.sort(key=lambda t: -t[1].edges)
+        found: list[tuple[int, LogoPlacement]] = []
+        for entry, p in verified:
+            if not any(_overlap(p.box, q.box) > 0.5 for _, q in found):
+                found.append((entry, p))
+        return found
 
     def detect(
         self,
@@ -71,39 +244,52 @@ class LogoDetector:
         self.refresh()
         if not self._entries:
             return []
-        s = self.settings
-        gray, gscale = listing_gray(rgb, 800)
-        feats = orb_features(gray, 3000)
+        image, gscale = listing_image(rgb, self.settings.logo_max_side)
         k = scale_to_original / gscale
-        found: list[Match] = []
-        for entry in self._entries:
-            if allowed_brand is not None and entry.brand != allowed_brand:
-                continue
-            best = None
-            for rendering in entry.renderings:
-                p = locate_logo(rendering, gray, feats, min_inliers=s.logo_min_inliers)
-                if p is not None and p.ncc >= s.logo_min_ncc and (best is None or p.inliers > best.inliers):
-                    best = p
-            if best is None:
-                continue
+        matches = []
+        for pos, p in self.find(image, allowed_brand):
+            entry = self._entries[pos]
             ok = seller is not None and seller in authorised.get(entry.brand, frozenset())
-            outline = [[x * k, y * k] for x, y in best.outline]
-            xs, ys = [p[0] for p in outline], [p[1] for p in outline]
-            found.append(
+            outline = [[x * k, y * k] for x, y in p.outline]
+            xs, ys = [q[0] for q in outline], [q[1] for q in outline]
+            matches.append(
                 Match(
                     reference_id=entry.ref_id,
                     source=entry.source,
                     brand=entry.brand,
                     kind="logo",
-                    score=float(min(1.0, 0.5 + 0.3 * min(1.0, best.inliers / 30) + 0.2 * best.ncc)),
+                    score=float(min(1.0, 0.3 + 0.7 * p.edges)),
                     verdict="logo_authorised" if ok else "logo_misuse",
                     box=[min(xs), min(ys), max(xs), max(ys)],
                     outline=outline,
-                    inliers=best.inliers,
-                    ncc=best.ncc,
-                    pairs=[[list(r), [lx * k, ly * k]] for r, (lx, ly) in best.pairs],
-                    signal="keypoints",
+                    inliers=EVIDENCE_POINTS,
+                    ncc=p.ncc,
+                    pairs=_evidence_pairs(entry, p, k),
+                    signal="region",
                 )
             )
-        found.sort(key=lambda m: -m.score)
-        return found
+        return matches
+
+
+def _overlap(a: list[float], b: list[float]) -> float:
+    """Intersection of two boxes over the smaller one's area."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return ix * iy / smaller if smaller > 0 else 0.0
+
+
+def _evidence_pairs(entry: _LogoEntry, p: LogoPlacement, k: float) -> list:
+    """Points on the logo's outline: [[ref_x, ref_y], [listing_x, listing_y]] in original pixels."""
+    mask = (entry.shape.mask > 0.5).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return []
+    pts = np.concatenate([c.reshape(-1, 2) for c in contours]).astype(np.float32)
+    pts = pts[np.linspace(0, len(pts) - 1, min(EVIDENCE_POINTS, len(pts))).astype(int)]
+    listing = cv2.perspectiveTransform(pts.reshape(-1, 1, 2), p.homography).reshape(-1, 2) * k
+    ref = entry.shape.to_source(pts) * entry.to_original
+    return [
+        [[float(rx), float(ry)], [float(lx), float(ly)]]
+        for (rx, ry), (lx, ly) in zip(ref, listing, strict=True)
+    ]

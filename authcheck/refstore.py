@@ -22,7 +22,7 @@ class ReferenceStore:
         self.root = root
         self.max_side = max_side
         self.feature_max_side = feature_max_side
-        self._cache: OrderedDict[tuple[str, int], LocalFeatures] = OrderedDict()
+        self._cache: OrderedDict[tuple, LocalFeatures] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
@@ -57,18 +57,18 @@ class ReferenceStore:
         return load_image_full(self.path(rel))
 
     def features(
-        self, rel: str, *, upscale_small: bool = False, max_side: int | None = None
+        self, rel: str, *, method: str = "orb", nfeatures: int = 1500, max_side: int | None = None
     ) -> LocalFeatures:
         """Local features of a stored reference, cached."""
         side = max_side or self.feature_max_side
-        key = (rel, side)
+        key = (rel, side, method, nfeatures)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
         img = self.load(rel)
-        feats = extract(img.rgb, max_side=side, alpha=img.alpha, upscale_small=upscale_small)
+        feats = extract(img.rgb, max_side=side, alpha=img.alpha, method=method, nfeatures=nfeatures)
         with self._lock:
             self._cache[key] = feats
             while len(self._cache) > self._cache_size:

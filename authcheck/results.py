@@ -24,6 +24,7 @@ class Match:
     outline: list[list[float]] | None = None  # projected reference corners
     inliers: int = 0
     ncc: float | None = None
+    agreement: float | None = None  # share of aligned cells whose pixels agree (copies)
     mirrored: bool = False
     pairs: list = field(default_factory=list)  # matched keypoint pairs (reference px, listing px)
     signal: str = "descriptor"  # descriptor | keypoints | ocr | region
@@ -44,6 +45,8 @@ class Match:
         }
         if self.ncc is not None:
             out["ncc"] = round(self.ncc, 4)
+        if self.agreement is not None:
+            out["agreement"] = round(self.agreement, 4)
         if self.mirrored:
             out["mirrored"] = True
         if with_pairs:

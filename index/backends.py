@@ -48,11 +48,16 @@ def milvus_uri(options: IndexOptions, home: Path) -> str:
 
 
 def backend_options(name: str, home: Path, settings: Mapping[str, object] | None = None) -> dict:
-    """``factory``/``loader`` keyword arguments for a VectorSpace using backend ``name``.
+    """``factory``/``loader``/``build_options`` keyword arguments for a VectorSpace using backend ``name``.
 
     ``settings`` holds ``index_*``/``milvus_*`` keys (defaults: ``<home>/config.json``).
     """
     options = IndexOptions.from_mapping(settings if settings is not None else _config(home))
+    build = {"train_sample": options.train_sample, "target_recall": options.target_recall}
+    return {**_backend(name, Path(home), options), "build_options": build}
+
+
+def _backend(name: str, home: Path, options: IndexOptions) -> dict:
     if name in ("auto", "flat", "ivf_sq8", "ivf_pq"):
         grow_limit = options.flat_max if name == "auto" else None
 
@@ -67,7 +72,7 @@ def backend_options(name: str, home: Path, settings: Mapping[str, object] | None
 
         return {"factory": factory, "loader": loader}
     if name == "milvus":
-        return _milvus_options(options, Path(home))
+        return _milvus_options(options, home)
     raise ValueError(f"unknown index backend {name!r}; known: {', '.join(BACKENDS)}")
 
 

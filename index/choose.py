@@ -104,3 +104,21 @@ def plan_index(count: int, dim: int, options: IndexOptions | None = None, kind: 
         why = "forced" if kind == "ivf_pq" else f"8-bit codes of {count} vectors exceed {opts.memory_gb} GB"
         return IndexPlan("ivf_pq", nlist=nlist, nprobe=nprobe, pq_m=opts.pq_m, reason=why)
     raise ValueError(f"unknown index kind {kind!r}; known: auto, {', '.join(KINDS)}")
+
+
+def rebuild_advice(infos: dict | None, backend: str, options: IndexOptions | None = None) -> str | None:
+    """Why the index described by ``infos`` should be rebuilt for ``backend``, or None (no index loaded)."""
+    if not infos:
+        return "no index yet: it is built on first use"
+    opts = options or IndexOptions()
+    kind, count = infos.get("kind"), int(infos.get("count", 0))
+    if backend == "milvus" or kind == "milvus":
+        return None if kind == backend else f"index is {kind}, backend is {backend}"
+    if backend != "auto" and kind != backend:
+        return f"index is {kind}, backend is {backend}"
+    if backend == "auto" and kind == "flat" and count > opts.flat_max:
+        return f"{count} vectors exceed flat_max {opts.flat_max}"
+    trained = int(infos.get("trained_on") or 0)
+    if kind != "flat" and trained and count > 4 * max(trained, 64):
+        return f"grown to {count} vectors, trained on {trained}"
+    return None

@@ -23,6 +23,7 @@ from index.selection import RefSelection, Selector, allowed_count
 from index.vector_index import FaissIndex, VectorIndex, read_infos
 
 GROWTH_BEFORE_RETRAIN = 4.0  # an IVF index trained on N vectors asks for a rebuild past 4N
+OPQ_ITERATIONS = 10  # OPQ rotation refinements; most of the gain comes early, each costs a PQ training
 
 Allowed = np.ndarray | RefSelection
 
@@ -124,6 +125,9 @@ class IvfIndex(VectorIndex):
     def create(cls, dim: int, plan: IndexPlan) -> IvfIndex:
         """An untrained index for ``plan``."""
         index = faiss.index_factory(dim, cls.index_key(plan, dim), faiss.METRIC_INNER_PRODUCT)
+        if isinstance(index, faiss.IndexPreTransform):  # OPQ: fewer rotation refinements (default 50)
+            opq = faiss.downcast_VectorTransform(index.chain.at(0))
+            opq.niter = OPQ_ITERATIONS
         return cls(dim, plan.kind, index, plan.nprobe)
 
     # -- properties -------------------------------------------------------------------
@@ -224,7 +228,7 @@ class IvfIndex(VectorIndex):
     # -- upkeep -----------------------------------------------------------------------
     def needs_rebuild(self) -> str | None:
         """Why the index should be retrained, or None."""
-        if self.trained_on and len(self) > GROWTH_BEFORE_RETRAIN * max(self.trained_on, 1_000):
+        if self.trained_on and len(self) > GROWTH_BEFORE_RETRAIN * max(self.trained_on, 64):
             return f"grown to {len(self)} vectors, trained on {self.trained_on}: retrain"
         return None
 

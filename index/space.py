@@ -53,6 +53,7 @@ class VectorSpace:
         dim: int,
         factory: IndexFactory | None = None,
         loader: Callable[[Path], VectorIndex] | None = None,
+        build_options: dict | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.name = name
@@ -68,7 +69,7 @@ class VectorSpace:
         self._generation = -1
         self._dirty = False
         self._synced_at = 0.0  # when the index last matched the catalogue (for catch-up)
-        self.build_options: dict = {}  # keyword arguments for index.build.build_index
+        self.build_options: dict = dict(build_options or {})  # keyword arguments for index.build.build_index
         self._selection: tuple[np.ndarray, RefSelection] | None = None
 
     # -- loading -------------------------------------------------------------------------

@@ -49,6 +49,17 @@ def recall_at_precision(precision: np.ndarray, recall: np.ndarray, target: float
     return float(recall[ok].max()) if ok.any() else 0.0
 
 
+def _primary_edit(query: dict) -> str:
+    """The first edit applied to a copy query (its kind), for per-edit recall."""
+    if query.get("primary_edit"):
+        return str(query["primary_edit"])
+    edits = query.get("edits") or []
+    if not edits:
+        return "none"
+    first = edits[0]
+    return str(first.get("op", "?")) if isinstance(first, dict) else str(first).split(":")[0]
+
+
 def _top_copy(result: ScreeningResult):
     cands = [m for m in result.matches if m.kind == "catalogue"]
     return max(cands, key=lambda m: m.score) if cands else None
@@ -84,7 +95,7 @@ def evaluate(manifest: dict, results: dict[str, ScreeningResult], ref_ids: dict[
                 fp += 1
         if q["type"] == "copy":
             hit = bool(flagged) and max(flagged, key=lambda m: m.score).reference_id == truth
-            per_edit[q["edits"][0].split(":")[0] if q["edits"] else "none"].append(hit)
+            per_edit[_primary_edit(q)].append(hit)
     ap, prec, rec = micro_ap(scores, correct, len(copies))
     out["copy"] = {
         "recall_at_1": tp / len(copies) if copies else 0.0,

@@ -19,7 +19,7 @@ class LocalFeatures:
     """Keypoints of one image, in the coordinates of the image they were computed on (scaled)."""
 
     points: np.ndarray  # (N, 2) float32, in feature-image pixels
-    descriptors: np.ndarray  # (N, D) float32
+    descriptors: np.ndarray  # (N, D) float32 for SIFT, (N, 32) uint8 for ORB
     gray: np.ndarray  # (h, w) uint8 feature image, kept for the photometric check
     scale: float  # feature-image pixels per original pixel
     mask: np.ndarray | None = None  # (h, w) uint8 where the content is (logos with alpha)
@@ -42,7 +42,8 @@ class Verification:
     transform: np.ndarray | None = None  # 3x3, reference original px -> listing original px
     outline: list[list[float]] = field(default_factory=list)  # reference corners in listing px
     pairs: list[tuple[tuple[float, float], tuple[float, float]]] = field(default_factory=list)
-    ncc: float = 0.0  # photometric agreement of the aligned overlap, -1..1
+    ncc: float = 0.0  # photometric agreement of the whole aligned overlap, -1..1
+    agreement: float = 0.0  # share of textured overlap cells whose pixels agree (NCC > 0.6)
     coverage: float = 0.0  # share of the reference's area visible in the listing
 
     @property
@@ -59,14 +60,20 @@ class Verification:
         ]
 
 
-_SIFT_CACHE: dict[int, cv2.SIFT] = {}
+_DETECTORS: dict[tuple[str, int], cv2.Feature2D] = {}
 
 
-def _sift(nfeatures: int) -> cv2.SIFT:
-    det = _SIFT_CACHE.get(nfeatures)
+def _detector(method: str, nfeatures: int) -> cv2.Feature2D:
+    key = (method, nfeatures)
+    det = _DETECTORS.get(key)
     if det is None:
-        det = cv2.SIFT_create(nfeatures=nfeatures, contrastThreshold=0.02)
-        _SIFT_CACHE[nfeatures] = det
+        if method == "sift":
+            det = cv2.SIFT_create(nfeatures=nfeatures, contrastThreshold=0.02)
+        elif method == "orb":
+            det = cv2.ORB_create(nfeatures=nfeatures, scaleFactor=1.2, nlevels=8, fastThreshold=10)
+        else:
+            raise ValueError(f"unknown local feature method {method!r} (sift or orb)")
+        _DETECTORS[key] = det
     return det
 
 
@@ -77,8 +84,9 @@ def extract(
     nfeatures: int = 600,
     alpha: np.ndarray | None = None,
     upscale_small: bool = False,
+    method: str = "orb",
 ) -> LocalFeatures:
-    """SIFT keypoints of an RGB image, computed at ``max_side`` pixels on the long side.
+    """Keypoints (ORB by default, or SIFT) of an RGB image at ``max_side`` pixels on the long side.
 
     ``alpha`` (H, W) masks transparent parts (logos); ``upscale_small`` enlarges images
     smaller than ``max_side`` so small marks still get keypoints.
@@ -97,21 +105,26 @@ def extract(
     if small_alpha is not None:
         mask = (small_alpha > 32).astype(np.uint8) * 255
         mask = cv2.dilate(mask, np.ones((5, 5), np.uint8))
-    kps, des = _sift(nfeatures).detectAndCompute(gray, mask)
+    kps, des = _detector(method, nfeatures).detectAndCompute(gray, mask)
     if des is None or not kps:
-        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32), gray, scale, mask)
+        empty = np.zeros((0, 32), np.uint8) if method == "orb" else np.zeros((0, 128), np.float32)
+        return LocalFeatures(np.zeros((0, 2), np.float32), empty, gray, scale, mask)
     pts = np.array([kp.pt for kp in kps], dtype=np.float32)
-    return LocalFeatures(pts, des.astype(np.float32), gray, scale, mask)
+    return LocalFeatures(pts, des if method == "orb" else des.astype(np.float32), gray, scale, mask)
 
 
-_MATCHER = cv2.BFMatcher(cv2.NORM_L2)
+_L2 = cv2.BFMatcher(cv2.NORM_L2)
+_HAMMING = cv2.BFMatcher(cv2.NORM_HAMMING)
 
 
 def match_one_to_one(ref: LocalFeatures, listing: LocalFeatures, ratio: float = 0.8) -> np.ndarray:
     """Pairs (i_ref, j_listing) passing the ratio test, each listing point used at most once."""
     if len(ref) < 2 or len(listing) < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    knn = _MATCHER.knnMatch(ref.descriptors, listing.descriptors, k=2)
+    if ref.descriptors.dtype != listing.descriptors.dtype:
+        raise ValueError("reference and listing features come from different methods")
+    matcher = _HAMMING if ref.descriptors.dtype == np.uint8 else _L2
+    knn = matcher.knnMatch(ref.descriptors, listing.descriptors, k=2)
     best: dict[int, tuple[float, int]] = {}
     for pair in knn:
         if len(pair) < 2:
@@ -126,8 +139,18 @@ def match_one_to_one(ref: LocalFeatures, listing: LocalFeatures, ratio: float = 
     return np.array([(q, t) for t, (_, q) in best.items()], dtype=np.int64)
 
 
-def _photometric(ref: LocalFeatures, listing: LocalFeatures, h_feat: np.ndarray) -> tuple[float, float]:
-    """(NCC of the aligned overlap, share of the reference visible) in listing feature space."""
+CELL_AGREE = 0.5  # a cell agrees when its pixels correlate above this after alignment
+
+
+def _photometric(
+    ref: LocalFeatures, listing: LocalFeatures, h_feat: np.ndarray
+) -> tuple[float, float, float]:
+    """(NCC of the aligned overlap, share of textured cells that agree, share of the reference visible).
+
+    Cells of the overlap are compared one by one, so overlays, fills and pasted edges only
+    spoil the cells they cover, while another photo of the same subject (parallax, other
+    light) disagrees nearly everywhere.
+    """
     lw, lh = listing.size
     rw, rh = ref.size
     warped = cv2.warpPerspective(ref.gray, h_feat, (lw, lh), flags=cv2.INTER_LINEAR)
@@ -139,13 +162,31 @@ def _photometric(ref: LocalFeatures, listing: LocalFeatures, h_feat: np.ndarray)
     ref_area = float((src_mask > 0).sum()) * abs(float(np.linalg.det(h_feat[:2, :2])))
     coverage = min(1.0, n / ref_area) if ref_area > 0 else 0.0
     if n < 200:
-        return 0.0, coverage
-    a = cv2.GaussianBlur(warped, (0, 0), 1.5).astype(np.float32)[inside]
-    b = cv2.GaussianBlur(listing.gray, (0, 0), 1.5).astype(np.float32)[inside]
-    a -= a.mean()
-    b -= b.mean()
+        return 0.0, 0.0, coverage
+    a_img = cv2.GaussianBlur(warped, (0, 0), 1.5).astype(np.float32)
+    b_img = cv2.GaussianBlur(listing.gray, (0, 0), 1.5).astype(np.float32)
+    a = a_img[inside] - a_img[inside].mean()
+    b = b_img[inside] - b_img[inside].mean()
     denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return (float((a * b).sum() / denom) if denom > 1e-6 else 0.0), coverage
+    ncc = float((a * b).sum() / denom) if denom > 1e-6 else 0.0
+    cell = max(12, min(lw, lh) // 16)
+    ys, xs = np.nonzero(inside)
+    good = total = 0
+    for y0 in range(int(ys.min()), int(ys.max()) - cell + 2, cell):
+        for x0 in range(int(xs.min()), int(xs.max()) - cell + 2, cell):
+            m = inside[y0 : y0 + cell, x0 : x0 + cell]
+            if m.mean() < 0.9:
+                continue
+            pa = a_img[y0 : y0 + cell, x0 : x0 + cell]
+            pb = b_img[y0 : y0 + cell, x0 : x0 + cell]
+            sa, sb = float(pa.std()), float(pb.std())
+            if sa < 4.0 or sb < 4.0:
+                continue  # flat on either side (padding, fills, plain backdrop): says nothing
+            total += 1
+            c = float(((pa - pa.mean()) * (pb - pb.mean())).mean() / (sa * sb))
+            good += c > CELL_AGREE
+    agreement = good / total if total >= 4 else 0.0
+    return ncc, agreement, coverage
 
 
 def verify(
@@ -180,7 +221,7 @@ def verify(
     det = float(np.linalg.det(h[:2, :2]))
     if n_in < min_inliers or not (1e-3 < det < 1e3) or not np.all(np.isfinite(h)):
         return out
-    out.ncc, out.coverage = _photometric(ref, listing, h)
+    out.ncc, out.agreement, out.coverage = _photometric(ref, listing, h)
     # Map reference-original -> listing-original pixels.
     s_ref = np.diag([ref.scale, ref.scale, 1.0])
     s_lis_inv = np.diag([1.0 / listing.scale, 1.0 / listing.scale, 1.0])

@@ -1,222 +1,363 @@
-"""Finding a registered logo inside a listing photo: renderings, binary features, verification.
+"""Finding a registered logo inside a listing photo: logo shapes, coarse templates, verification.
 
-A pasted logo may be recoloured, semi-transparent, rotated, warped and small. Its shape
-(the alpha silhouette) survives all of that, so each logo is described by ORB features of
-several renderings: its own colours and its silhouette dark-on-light and light-on-dark
-(the listing may show it either way). A candidate placement found from matched features
-is verified photometrically: after the homography, the listing pixels inside the logo's
-outline must correlate with the silhouette (sign-agnostic), which random matches do not.
+A pasted logo may be recoloured, semi-transparent, rotated, warped and small, but its shape
+(the alpha silhouette) survives all of that, and its pixels correlate with the silhouette
+linearly: opacity and colour change only the gain and offset, an inverted logo only the sign.
+So the same signal serves to propose and to verify a placement:
+
+* proposing: every logo gives small templates (the edge-orientation field of its silhouette
+  at a few rotations, ``WINDOW`` px wide, blind to polarity and colour); the listing's
+  orientation field, taken over all colour channels, is scanned at the scales where a logo
+  of 8-35% of its width would be ``INNER`` px long (:mod:`vision.logo_scan`), and the best
+  windows per template are kept;
+* verifying: the listing around a candidate is projected onto the colour axis that best
+  separates the guessed logo from its surroundings (so a coloured logo keeps its contrast),
+  the placement is refined at a finer scale by maximising the correlation between the
+  silhouette and that projection over a homography (ECC), and the fit is measured over the
+  logo's frame.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-RENDER_SIDE = 320  # logos are rendered at this long side before feature extraction
-PAD = 24  # border around the rendering so corner keypoints are not lost
-
-
-@dataclass(frozen=True)
-class BinaryFeatures:
-    """ORB keypoints (x, y) in the image they came from, and 32-byte descriptors."""
-
-    points: np.ndarray  # (N, 2) float32
-    descriptors: np.ndarray  # (N, 32) uint8
-    scale: float = 1.0  # feature-image pixels per original pixel
-
-    def __len__(self) -> int:
-        return len(self.points)
-
-
-@dataclass(frozen=True)
-class LogoRendering:
-    """One way of drawing a logo, with the silhouette used for verification."""
-
-    name: str
-    gray: np.ndarray  # (h, w) uint8 rendering, padded
-    mask: np.ndarray  # (h, w) uint8 silhouette (255 = logo)
-    features: BinaryFeatures
-
-
-_ORB: dict[tuple[int, int], cv2.ORB] = {}
-
-
-def _orb(nfeatures: int, edge: int) -> cv2.ORB:
-    key = (nfeatures, edge)
-    det = _ORB.get(key)
-    if det is None:
-        det = cv2.ORB_create(
-            nfeatures=nfeatures, scaleFactor=1.2, nlevels=8, edgeThreshold=edge, patchSize=edge, fastThreshold=12
-        )
-        _ORB[key] = det
-    return det
-
-
-def orb_features(gray: np.ndarray, nfeatures: int = 1500, mask: np.ndarray | None = None) -> BinaryFeatures:
-    """ORB features of a grayscale image."""
-    kps, des = _orb(nfeatures, 19).detectAndCompute(gray, mask)
-    if des is None or not kps:
-        return BinaryFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
-    return BinaryFeatures(np.array([k.pt for k in kps], np.float32), des)
-
-
-def listing_gray(rgb: np.ndarray, max_side: int = 800) -> tuple[np.ndarray, float]:
-    """Grayscale listing at ``max_side`` (never upscaled) and its scale from the input."""
-    h, w = rgb.shape[:2]
-    scale = min(1.0, max_side / max(h, w))
-    if scale < 1.0:
-        rgb = cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), scale
+CANON_SIDE = 160  # long side of a logo's canonical silhouette, px
+CANON_PAD = 0.3  # border around the canonical silhouette, fraction of its long side
+WINDOW = 16  # coarse template window, px
+INNER = 12  # the logo's long side inside a coarse template, px
+ROTATIONS = (-12.0, -6.0, 0.0, 6.0, 12.0)  # degrees; the search covers about +-15
+VERIFY_SIDE = 48  # the logo's long side during verification, px
 
 
 def silhouette(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     """The logo's shape: its alpha channel, or for opaque images the pixels unlike the border colour."""
     if alpha is not None and int(alpha.min()) < 250:
-        return np.where(alpha > 127, 255, 0).astype(np.uint8)
+        return alpha.astype(np.uint8)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.int16)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     bg = int(np.median(border))
     return np.where(np.abs(gray - bg) > 40, 255, 0).astype(np.uint8)
 
 
-def _pad_resize(img: np.ndarray, scale: float, fill: int) -> np.ndarray:
-    h, w = img.shape[:2]
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = cv2.resize(img, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-    return cv2.copyMakeBorder(small, PAD, PAD, PAD, PAD, cv2.BORDER_CONSTANT, value=fill)
+@dataclass(frozen=True)
+class LogoShape:
+    """A logo's silhouette cropped to its ink, at ``CANON_SIDE`` px, with the way back to its pixels."""
+
+    mask: np.ndarray  # (h, w) float32 in [0, 1], padded by ``pad`` px on each side
+    pad: int
+    scale: float  # canonical px per source-image px
+    origin: tuple[int, int]  # the ink box's top-left in the source image (x, y)
+
+    @property
+    def ink_corners(self) -> np.ndarray:
+        """The ink box's corners in canonical coordinates (4, 2)."""
+        h, w = self.mask.shape
+        p = self.pad
+        return np.array([[p, p], [w - p, p], [w - p, h - p], [p, h - p]], np.float32)
+
+    def to_source(self, pts: np.ndarray) -> np.ndarray:
+        """Canonical coordinates -> source-image pixel coordinates."""
+        pts = np.asarray(pts, np.float32).reshape(-1, 2)
+        return (pts - self.pad) / self.scale + np.array(self.origin, np.float32)
 
 
-def logo_renderings(rgb: np.ndarray, alpha: np.ndarray | None, nfeatures: int = 500) -> list[LogoRendering]:
-    """Renderings of a logo (own colours on white/black, silhouette both polarities) with features."""
-    h, w = rgb.shape[:2]
-    scale = RENDER_SIDE / max(h, w)
-    shape = silhouette(rgb, alpha)
-    mask = _pad_resize(shape, scale, 0)
-    mask = np.where(mask > 127, 255, 0).astype(np.uint8)
-    a = (shape.astype(np.float32) / 255.0)[..., None]
-    gray_logo = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)[..., None]
-    out: list[LogoRendering] = []
-    candidates = {
-        "dark_on_light": 255 - mask,
-        "light_on_dark": mask,
-        "own_on_white": _pad_resize((gray_logo * a + 255 * (1 - a))[..., 0].astype(np.uint8), scale, 255),
-        "own_on_black": _pad_resize((gray_logo * a)[..., 0].astype(np.uint8), scale, 0),
-    }
-    for name, gray in candidates.items():
-        # Skip renderings identical in contrast to another (e.g. a black logo on white).
-        if any(np.abs(gray.astype(np.int16) - r.gray).mean() < 8 for r in out):
+def logo_shape(rgb: np.ndarray, alpha: np.ndarray | None) -> LogoShape | None:
+    """The canonical silhouette of a logo image; None when it has no usable ink."""
+    sil = silhouette(rgb, alpha)
+    ys, xs = np.nonzero(sil > 127)
+    if len(xs) < 16:
+        return None
+    x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+    ink = sil[y0:y1, x0:x1].astype(np.float32) / 255.0
+    scale = CANON_SIDE / max(x1 - x0, y1 - y0)
+    size = (max(2, round((x1 - x0) * scale)), max(2, round((y1 - y0) * scale)))
+    ink = cv2.resize(ink, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    pad = round(CANON_PAD * CANON_SIDE)
+    mask = cv2.copyMakeBorder(ink, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0.0)
+    # correct the scale for rounding of the resized size (x is used; aspect error < 1 px)
+    return LogoShape(mask=mask, pad=pad, scale=size[0] / (x1 - x0), origin=(x0, y0))
+
+
+def orientation_field(img: np.ndarray, slack: float = 0.8) -> np.ndarray:
+    """(2, h, w) edge field of ``img`` (gray (h, w) or colour (h, w, C)), blurred by ``slack`` px.
+
+    Each pixel holds its edge direction at double angle, weighted by the edge strength:
+    (gx^2 - gy^2, 2 gx gy) / |g|, summed over colour channels as a structure tensor. Doubling
+    the angle makes the field blind to which side is brighter, so a logo is found whatever its
+    colour and whatever its background's: a red logo on green has little gray-level contrast
+    and opposite-signed channel gradients, but one consistent orientation field.
+    """
+    img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), 0.7)
+    gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
+    if img.ndim == 3:
+        jxx, jyy, jxy = (gx * gx).sum(axis=2), (gy * gy).sum(axis=2), (gx * gy).sum(axis=2)
+    else:
+        jxx, jyy, jxy = gx * gx, gy * gy, gx * gy
+    norm = np.sqrt(jxx + jyy + 1e-12)
+    c = cv2.GaussianBlur((jxx - jyy) / norm, (0, 0), slack)
+    s = cv2.GaussianBlur(2 * jxy / norm, (0, 0), slack)
+    return np.stack([c, s])
+
+
+@dataclass
+class CoarseTemplates:
+    """Zero-mean coarse templates of one logo, one per rotation."""
+
+    vectors: np.ndarray  # (R, 2*WINDOW*WINDOW) float32 orientation fields inside ``rects``, unit norm
+    rects: list[tuple[int, int, int, int]]  # (x, y, w, h) support of each template in the window
+    rotations: list[float]
+    to_window: list[np.ndarray] = field(default_factory=list)  # (2, 3) canonical -> window coords
+
+
+def coarse_templates(shape: LogoShape, rotations: tuple[float, ...] = ROTATIONS) -> CoarseTemplates:
+    """The logo's silhouette at each rotation, scaled so its long side is ``INNER`` px in the window."""
+    h, w = shape.mask.shape
+    centre = (w / 2.0, h / 2.0)
+    vecs, rects, rots, affs = [], [], [], []
+    for angle in rotations:
+        rot = cv2.getRotationMatrix2D(centre, angle, 1.0)
+        turned = cv2.warpAffine(shape.mask, rot, (w, h), flags=cv2.INTER_LINEAR)
+        ys, xs = np.nonzero(turned > 0.5)
+        if len(xs) == 0:
             continue
-        feats = orb_features(cv2.GaussianBlur(gray, (3, 3), 0), nfeatures)
-        if len(feats):
-            out.append(LogoRendering(name, gray, mask, feats))
-    return out
+        bx0, by0, bx1, by1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+        s = INNER / max(bx1 - bx0, by1 - by0)
+        tw, th = (bx1 - bx0) * s, (by1 - by0) * s
+        ox, oy = (WINDOW - tw) / 2.0, (WINDOW - th) / 2.0
+        # canonical -> window: rotate, shift the ink box to the origin, scale, centre
+        aff = np.vstack([rot, [0, 0, 1]])
+        aff = np.array([[s, 0, ox - s * bx0], [0, s, oy - s * by0], [0, 0, 1]]) @ aff
+        tmpl = cv2.warpAffine(shape.mask, aff[:2], (WINDOW, WINDOW), flags=cv2.INTER_AREA)
+        rw, rh = min(WINDOW, int(np.ceil(tw)) + 4), min(WINDOW, int(np.ceil(th)) + 4)
+        rx, ry = (WINDOW - rw) // 2, (WINDOW - rh) // 2
+        support = np.zeros((WINDOW, WINDOW), bool)
+        support[ry : ry + rh, rx : rx + rw] = True
+        tmpl = np.where(support[None], orientation_field(tmpl), 0.0)
+        norm = float(np.linalg.norm(tmpl))
+        if norm < 1e-6:
+            continue
+        vecs.append((tmpl / norm).ravel().astype(np.float32))
+        rects.append((rx, ry, rw, rh))
+        rots.append(float(angle))
+        affs.append(aff[:2].astype(np.float64))
+    return CoarseTemplates(
+        np.stack(vecs) if vecs else np.zeros((0, 2 * WINDOW * WINDOW), np.float32), rects, rots, affs
+    )
 
 
 @dataclass
 class LogoPlacement:
-    """Where a logo was found in a listing (listing coordinates of the input image)."""
+    """A verified placement of a logo in a listing (coordinates of the gray image searched)."""
 
-    inliers: int
-    ncc: float
-    outline: list[list[float]]
-    homography: np.ndarray
-    pairs: list[tuple[tuple[float, float], tuple[float, float]]]
+    ncc: float  # correlation of silhouette and listing over the logo's frame (sign-agnostic)
+    uniformity: float  # how one-coloured the logo's inside is: contrast / inside spread
+    edges: float  # |correlation| of silhouette and listing gradients over the frame
+    homography: np.ndarray  # (3, 3) canonical -> listing
+    outline: list[list[float]]  # the ink box's corners in the listing
 
     @property
     def box(self) -> list[float]:
         """Axis-aligned [x0, y0, x1, y1] of the outline."""
         pts = np.asarray(self.outline)
-        return [float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max())]
+        return [
+            float(pts[:, 0].min()),
+            float(pts[:, 1].min()),
+            float(pts[:, 0].max()),
+            float(pts[:, 1].max()),
+        ]
 
 
-_HAMMING = cv2.BFMatcher(cv2.NORM_HAMMING)
-
-
-def _plausible(h: np.ndarray, rw: int, rh: int, lw: int, lh: int) -> bool:
-    """Reject degenerate homographies: flips, extreme scale, strong shear or perspective."""
-    if not np.all(np.isfinite(h)):
+def _plausible(h: np.ndarray, corners: np.ndarray) -> bool:
+    """Reject degenerate homographies: flips, strong shear or perspective, non-convex outlines."""
+    if not np.all(np.isfinite(h)) or abs(h[2, 2]) < 1e-9:
         return False
     a = h[:2, :2] / h[2, 2]
-    det = float(np.linalg.det(a))
-    if det <= 0:
+    if float(np.linalg.det(a)) <= 0:
         return False
     sv = np.linalg.svd(a, compute_uv=False)
-    if sv[1] < 1e-6 or sv[0] / sv[1] > 2.5:
+    if sv[1] < 1e-6 or sv[0] / sv[1] > 1.6:
         return False
-    corners = np.array([[0, 0], [rw, 0], [rw, rh], [0, rh]], np.float32).reshape(-1, 1, 2)
-    proj = cv2.perspectiveTransform(corners, h).reshape(-1, 2)
-    if not cv2.isContourConvex(proj.astype(np.float32)):
-        return False
-    area = abs(cv2.contourArea(proj.astype(np.float32)))
-    return 0.002 * lw * lh <= area <= 0.9 * lw * lh
-
-
-def mask_ncc(mask_warped: np.ndarray, listing: np.ndarray, region: np.ndarray) -> float:
-    """|NCC| between the warped silhouette and the listing, over ``region`` (bool)."""
-    n = int(region.sum())
-    if n < 80:
-        return 0.0
-    a = mask_warped[region].astype(np.float32)
-    b = cv2.GaussianBlur(listing, (3, 3), 0)[region].astype(np.float32)
-    a -= a.mean()
-    b -= b.mean()
-    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return abs(float((a * b).sum()) / denom) if denom > 1e-6 else 0.0
-
-
-def locate_logo(
-    rendering: LogoRendering,
-    listing: np.ndarray,
-    listing_feats: BinaryFeatures,
-    *,
-    ratio: float = 0.85,
-    min_inliers: int = 6,
-    reproj_px: float = 5.0,
-) -> LogoPlacement | None:
-    """Fit a homography from a logo rendering into the listing and check the pixels; None if absent."""
-    ref = rendering.features
-    if len(ref) < 4 or len(listing_feats) < 4:
-        return None
-    knn = _HAMMING.knnMatch(ref.descriptors, listing_feats.descriptors, k=2)
-    best: dict[int, tuple[float, int]] = {}
-    for pair in knn:
-        if len(pair) < 2:
-            continue
-        m, n = pair
-        if m.distance < ratio * n.distance:
-            prev = best.get(m.trainIdx)
-            if prev is None or m.distance < prev[0]:
-                best[m.trainIdx] = (m.distance, m.queryIdx)
-    if len(best) < min_inliers:
-        return None
-    pairs = np.array([(q, t) for t, (_, q) in best.items()], dtype=np.int64)
-    src = ref.points[pairs[:, 0]].reshape(-1, 1, 2)
-    dst = listing_feats.points[pairs[:, 1]].reshape(-1, 1, 2)
-    h, inl = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, reproj_px, maxIters=3000, confidence=0.995)
-    if h is None or inl is None:
-        return None
-    inl = inl.ravel().astype(bool)
-    n_in = int(inl.sum())
-    rh, rw = rendering.gray.shape
-    lh, lw = listing.shape
-    if n_in < min_inliers or not _plausible(h, rw, rh, lw, lh):
-        return None
-    warped = cv2.warpPerspective(rendering.mask, h, (lw, lh), flags=cv2.INTER_LINEAR)
-    frame = cv2.warpPerspective(np.full((rh, rw), 255, np.uint8), h, (lw, lh), flags=cv2.INTER_NEAREST) > 0
-    ncc = mask_ncc(warped, listing, frame)
-    corners = np.array([[PAD, PAD], [rw - PAD, PAD], [rw - PAD, rh - PAD], [PAD, rh - PAD]], np.float32)
     proj = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), h).reshape(-1, 2)
-    keep = pairs[inl][:60]
+    return bool(cv2.isContourConvex(proj.astype(np.float32)))
+
+
+def _frame_stats(sil: np.ndarray, patch: np.ndarray, frame: np.ndarray) -> tuple[float, float]:
+    """(|NCC| over ``frame``, inside/outside contrast over the inside's spread)."""
+    n = int(frame.sum())
+    if n < 60:
+        return 0.0, 0.0
+    a = sil[frame].astype(np.float32)
+    b = patch[frame].astype(np.float32)
+    a0, b0 = a - a.mean(), b - b.mean()
+    denom = float(np.sqrt((a0 * a0).sum() * (b0 * b0).sum()))
+    ncc = abs(float((a0 * b0).sum()) / denom) if denom > 1e-6 else 0.0
+    inside, outside = b[a > 0.8], b[a < 0.2]
+    if len(inside) < 10 or len(outside) < 10:
+        return ncc, 0.0
+    spread = float(np.percentile(inside, 90) - np.percentile(inside, 10)) + 4.0
+    return ncc, abs(float(np.median(inside)) - float(np.median(outside))) / spread
+
+
+def gradient_ncc(sil: np.ndarray, patch: np.ndarray, frame: np.ndarray) -> float:
+    """|Correlation| of the gradient fields of ``sil`` and ``patch`` over ``frame`` (bool).
+
+    Only a shape whose edges run exactly along the listing's edges scores high: a blob
+    roughly the shape of the logo does not, nor does texture.
+    """
+    gx1, gy1 = cv2.Sobel(sil, cv2.CV_32F, 1, 0), cv2.Sobel(sil, cv2.CV_32F, 0, 1)
+    gx2, gy2 = cv2.Sobel(patch, cv2.CV_32F, 1, 0), cv2.Sobel(patch, cv2.CV_32F, 0, 1)
+    gx1, gy1, gx2, gy2 = gx1[frame], gy1[frame], gx2[frame], gy2[frame]
+    num = float((gx1 * gx2 + gy1 * gy2).sum())
+    den = float(np.sqrt((gx1 * gx1 + gy1 * gy1).sum() * (gx2 * gx2 + gy2 * gy2).sum()))
+    return abs(num) / den if den > 1e-6 else 0.0
+
+
+def _contrast_axis(crop: np.ndarray, sil: np.ndarray, frame: np.ndarray) -> np.ndarray | None:
+    """Unit colour direction from the surroundings' mean colour to the logo's (C,), None if no contrast."""
+    inside, outside = frame & (sil > 0.6), frame & (sil < 0.1)
+    if inside.sum() < 10 or outside.sum() < 10:
+        return None
+    d = crop[inside].mean(axis=0) - crop[outside].mean(axis=0)
+    n = float(np.linalg.norm(d))
+    return d / n if n > 1e-3 else None
+
+
+def _best_shift(sil: np.ndarray, crop: np.ndarray) -> tuple[tuple[float, float], float]:
+    """The translation moving ``sil`` (crop-sized) onto where ``crop`` correlates with it best, and that score."""
+    ys, xs = np.nonzero(sil > 0.05)
+    if len(xs) < 10:
+        return (0.0, 0.0), 0.0
+    bx0, by0, bx1, by1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+    tmpl = sil[by0:by1, bx0:bx1]
+    if tmpl.shape[0] >= crop.shape[0] or tmpl.shape[1] >= crop.shape[1] or float(tmpl.std()) < 1e-3:
+        return (0.0, 0.0), 0.0
+    res = cv2.matchTemplate(crop.astype(np.float32), tmpl.astype(np.float32), cv2.TM_CCOEFF_NORMED)
+    _, best, _, (mx, my) = cv2.minMaxLoc(res)
+    return (float(mx - bx0), float(my - by0)), float(best)
+
+
+def _frame_mask(shape: LogoShape, to_crop: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bool mask of the logo's frame (ink box plus a thin ring) under ``to_crop``, inside the canvas."""
+    h, w = shape.mask.shape
+    ring = 0.08 * CANON_SIDE
+    fx0, fy0 = shape.pad - ring, shape.pad - ring
+    fx1, fy1 = w - shape.pad + ring, h - shape.pad + ring
+    frame_pts = np.array([[fx0, fy0], [fx1, fy0], [fx1, fy1], [fx0, fy1]], np.float32)
+    frame_poly = cv2.perspectiveTransform(frame_pts.reshape(-1, 1, 2), to_crop).reshape(-1, 2)
+    frame = np.zeros((size[1], size[0]), np.uint8)
+    cv2.fillConvexPoly(frame, np.round(frame_poly).astype(np.int32), 255)
+    return frame > 0
+
+
+def _refine(sil: np.ndarray, crop: np.ndarray, warp: np.ndarray, iterations: int) -> np.ndarray | None:
+    """ECC refinement of the homography ``warp`` (template -> crop); None where it fails."""
+    try:
+        _, warp = cv2.findTransformECC(
+            sil,
+            crop,
+            warp,
+            cv2.MOTION_HOMOGRAPHY,
+            (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-4),
+            None,
+            1,
+        )
+    except cv2.error:
+        # ECC fails to converge where the silhouette correlates with nothing: no logo there
+        return None
+    return warp
+
+
+def verify_placement(
+    shape: LogoShape,
+    image: np.ndarray,
+    guess: np.ndarray,
+    *,
+    polarity: int = 1,
+    iterations: int = 20,
+    min_start: float = 0.0,
+) -> LogoPlacement | None:
+    """Refine ``guess`` (3x3, canonical -> ``image`` coordinates) by ECC and measure the fit.
+
+    The refinement runs on a crop of ``image`` resampled so that the logo is about
+    ``VERIFY_SIDE`` px long; the result is mapped back to ``image`` coordinates. A colour
+    ``image`` (h, w, 3) is first projected onto the colour axis running from the guessed
+    logo's surroundings to its inside, so a logo keeps its contrast whatever its colour and
+    is brighter than its surroundings. For a gray ``image``, ``polarity`` is -1 when the logo
+    is expected lighter than its surroundings (ECC maximises a signed correlation). Guesses
+    whose silhouette correlates with the crop by less than ``min_start`` before refinement
+    are dropped without refining (a cheap pre-check).
+    """
+    corners = shape.ink_corners
+    proj = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), guess).reshape(-1, 2)
+    side = float(np.max(np.ptp(proj, axis=0)))
+    if not np.all(np.isfinite(proj)) or side < 6:
+        return None
+    k = VERIFY_SIDE / side  # listing px -> verification px
+    margin = 0.35 * side
+    x0, y0 = np.floor(proj.min(axis=0) - margin)
+    x1, y1 = np.ceil(proj.max(axis=0) + margin)
+    x0, y0 = max(0, int(x0)), max(0, int(y0))
+    x1, y1 = min(image.shape[1], int(x1)), min(image.shape[0], int(y1))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    crop = image[y0:y1, x0:x1]
+    cw, ch = max(8, round((x1 - x0) * k)), max(8, round((y1 - y0) * k))
+    crop = cv2.resize(crop, (cw, ch), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+    crop = cv2.GaussianBlur(crop, (0, 0), 0.8).astype(np.float32)
+    h, w = shape.mask.shape
+    to_crop = np.array([[k, 0, -k * x0], [0, k, -k * y0], [0, 0, 1]]) @ guess  # canonical -> crop
+    colour = crop if crop.ndim == 3 else None
+    for attempt in range(2):
+        sil_g = cv2.warpPerspective(shape.mask, to_crop, (cw, ch), flags=cv2.INTER_LINEAR)
+        if colour is not None:
+            axis = _contrast_axis(colour, sil_g, _frame_mask(shape, to_crop, (cw, ch)))
+            if axis is None:
+                return None
+            crop = colour @ axis.astype(np.float32)
+            crop -= float(crop.min())
+            polarity = 1
+        elif attempt == 0 and polarity < 0:
+            crop = 255.0 - crop
+        if attempt == 1:
+            break
+        # coarse alignment: slide the guessed silhouette over the crop; its best correlation
+        # also serves as the cheap pre-check
+        shift, best = _best_shift(sil_g, crop)
+        if best < min_start:
+            return None
+        to_crop = np.array([[1, 0, shift[0]], [0, 1, shift[1]], [0, 0, 1]]) @ to_crop
+    # ECC wants crop-sized template coords, so fit on a silhouette downscaled to the
+    # verification scale: template coords = canonical * t
+    t = VERIFY_SIDE / CANON_SIDE
+    sil_small = cv2.resize(shape.mask, None, fx=t, fy=t, interpolation=cv2.INTER_AREA)
+    sil_small = cv2.GaussianBlur(sil_small, (0, 0), 0.8)
+    scale_t = np.diag([t, t, 1.0])
+    warp = (to_crop @ np.linalg.inv(scale_t)).astype(np.float32)  # template -> crop
+    warp /= warp[2, 2]
+    warp = _refine(sil_small, crop, warp, iterations)
+    if warp is None:
+        return None
+    to_crop = warp.astype(np.float64) @ scale_t
+    if not _plausible(to_crop, corners):
+        return None
+    # measure on the crop: the warped silhouette over its frame (the ink box plus a thin ring)
+    sil_w = cv2.warpPerspective(shape.mask, to_crop, (cw, ch), flags=cv2.INTER_LINEAR)
+    inside_img = cv2.warpPerspective(
+        np.full((h, w), 255, np.uint8), to_crop, (cw, ch), flags=cv2.INTER_NEAREST
+    )
+    frame_b = _frame_mask(shape, to_crop, (cw, ch)) & (inside_img > 0)
+    ncc, uniformity = _frame_stats(sil_w, crop, frame_b)
+    edges = gradient_ncc(sil_w, crop, frame_b)
+    back = np.array([[1 / k, 0, x0], [0, 1 / k, y0], [0, 0, 1]]) @ to_crop
+    outline = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), back).reshape(-1, 2)
     return LogoPlacement(
-        inliers=n_in,
         ncc=ncc,
-        outline=[[float(x), float(y)] for x, y in proj],
-        homography=h,
-        pairs=[
-            (tuple(map(float, ref.points[i])), tuple(map(float, listing_feats.points[j])))  # type: ignore[misc]
-            for i, j in keep
-        ],
+        uniformity=uniformity,
+        edges=edges,
+        homography=back,
+        outline=[[float(x), float(y)] for x, y in outline],
     )

@@ -37,7 +37,7 @@ def _register(args: argparse.Namespace) -> int:
             report = app.register(args.paths, args.brand, args.kind, progress=update)
         finally:
             close()
-    for path, error in report.failed:
+    for _path, error in report.failed:
         print(f"skipped: {error}", file=sys.stderr)
     if args.json:
         print(json.dumps(report.to_dict()))

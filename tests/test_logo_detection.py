@@ -1,0 +1,166 @@
+"""Logo misuse end to end: register a drawn logo for a brand, screen listings that show it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from authcheck.app import Authcheck
+
+BRAND = "acme"
+SELLER = "shop-1"
+
+
+def _mark(kind: str, size: int = 320) -> Image.Image:
+    """A one-colour RGBA logo on a transparent background."""
+    img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+    ink = (200, 30, 40, 255)
+    s = size / 320
+    if kind == "registered":  # ring with a notch, a bar and a triangle: an asymmetric mark
+        d.ellipse([20 * s, 20 * s, 200 * s, 200 * s], fill=ink)
+        d.ellipse([65 * s, 65 * s, 155 * s, 155 * s], fill=(0, 0, 0, 0))
+        d.rectangle([100 * s, 10 * s, 130 * s, 70 * s], fill=(0, 0, 0, 0))
+        d.rectangle([230 * s, 30 * s, 270 * s, 290 * s], fill=ink)
+        d.polygon([(40 * s, 300 * s), (200 * s, 230 * s), (200 * s, 300 * s)], fill=ink)
+    else:  # another brand's mark: a star and a bar
+        pts = []
+        for i in range(10):
+            r = (150 if i % 2 == 0 else 60) * s
+            a = np.pi / 2 + i * np.pi / 5
+            pts.append((160 * s + r * np.cos(a), 160 * s - r * np.sin(a)))
+        d.polygon(pts, fill=ink)
+        d.rectangle([20 * s, 290 * s, 300 * s, 310 * s], fill=ink)
+    return img
+
+
+def _paste(photo: np.ndarray, logo: Image.Image, width_frac: float, angle: float, colour, opacity: float, at):
+    """Paste ``logo`` recoloured, rotated and semi-transparent; returns the listing and the logo's box."""
+    h, w = photo.shape[:2]
+    lw = round(width_frac * w)
+    alpha = np.asarray(logo.getchannel("A").resize((lw, lw), Image.Resampling.LANCZOS), np.float32) / 255
+    pad = lw // 2
+    alpha = cv2.copyMakeBorder(alpha, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    c = alpha.shape[0] / 2
+    rot = cv2.getRotationMatrix2D((c, c), angle, 1.0)
+    alpha = cv2.warpAffine(alpha, rot, alpha.shape[::-1]) * opacity
+    x, y = at
+    out = photo.astype(np.float32).copy()
+    region = out[y : y + alpha.shape[0], x : x + alpha.shape[1]]
+    a = alpha[: region.shape[0], : region.shape[1], None]
+    region[:] = region * (1 - a) + np.array(colour, np.float32) * a
+    ys, xs = np.nonzero(alpha > 0.35)
+    box = [x + xs.min(), y + ys.min(), x + xs.max() + 1, y + ys.max() + 1]
+    return np.clip(out, 0, 255).astype(np.uint8), box
+
+
+def _save(tmp: Path, name: str, rgb: np.ndarray) -> Path:
+    path = tmp / name
+    Image.fromarray(rgb).save(path, "JPEG", quality=90)
+    return path
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+@pytest.fixture(scope="module")
+def listings(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The logo file, a listing showing it (small, rotated, recoloured, 70% opaque), one with another mark."""
+    from skimage import data
+
+    tmp = tmp_path_factory.mktemp("logo-listings")
+    logo_path = tmp / "mark.png"
+    _mark("registered").save(logo_path)
+    photo = data.coffee()  # 400 x 600
+    misuse, box = _paste(photo, _mark("registered"), 0.08, 10.0, (245, 245, 235), 0.7, (430, 40))
+    other, _ = _paste(photo, _mark("other"), 0.12, -5.0, (20, 20, 20), 0.9, (60, 250))
+    # red on a green plate of the same gray level: visible only in colour
+    plate = photo.copy()
+    plate[150:390, 300:580] = (40, 160, 40)
+    isoluminant, iso_box = _paste(plate, _mark("registered"), 0.15, -6.0, (255, 46, 60), 1.0, (370, 190))
+    return {
+        "logo": logo_path,
+        "misuse": _save(tmp, "misuse.jpg", misuse),
+        "box": box,
+        "other": _save(tmp, "other.jpg", other),
+        "isoluminant": _save(tmp, "isoluminant.jpg", isoluminant),
+        "iso_box": iso_box,
+    }
+
+
+@pytest.fixture()
+def app(home: Path, listings: dict):
+    app = Authcheck(home)
+    app.add_brand(BRAND, [SELLER])
+    app.add_brand("other-brand")
+    yield app
+    app.close()
+
+
+def _logo_matches(result):
+    return [m for m in result.matches if m.kind == "logo"]
+
+
+def test_small_rotated_recoloured_logo_is_misuse_and_authorised_seller_is_not_flagged(app, listings) -> None:
+    ref_id = app.register([listings["logo"]], BRAND, kind="logo").registered[0]
+
+    result = app.screen_one("misuse.jpg", listings["misuse"], seller="stranger", record=False)
+    assert result.verdict == "logo_misuse" and result.flagged
+    (match,) = _logo_matches(result)
+    assert match.reference_id == ref_id and match.brand == BRAND
+    assert _iou(match.box, listings["box"]) > 0.5
+    assert len(match.outline) == 4 and match.pairs
+    # evidence pairs: reference points inside the stored logo, listing points inside the box
+    ref_pts = np.array([p[0] for p in match.pairs])
+    assert ref_pts.min() >= -1 and ref_pts.max() <= 321
+    lst = np.array([p[1] for p in match.pairs])
+    x0, y0, x1, y1 = listings["box"]
+    assert (lst[:, 0] > x0 - 5).all() and (lst[:, 0] < x1 + 5).all() and (lst[:, 1] > y0 - 5).all()
+
+    ok = app.screen_one("misuse.jpg", listings["misuse"], seller=SELLER, record=False)
+    assert ok.verdict == "logo_authorised" and not ok.flagged
+    assert _logo_matches(ok)[0].reference_id == ref_id
+
+    app.revoke(BRAND, [SELLER])
+    again = app.screen_one("misuse.jpg", listings["misuse"], seller=SELLER, record=False)
+    assert again.verdict == "logo_misuse"
+
+
+def test_unregistered_logo_and_removed_logo_are_not_found(app, listings) -> None:
+    ref_id = app.register([listings["logo"]], BRAND, kind="logo").registered[0]
+    other = app.screen_one("other.jpg", listings["other"], seller="stranger", record=False)
+    assert not _logo_matches(other) and other.verdict == "clean"
+
+    app.remove([ref_id])
+    gone = app.screen_one("misuse.jpg", listings["misuse"], seller="stranger", record=False)
+    assert not _logo_matches(gone) and gone.verdict == "clean"
+
+
+def test_brand_filter_limits_logo_search(app, listings) -> None:
+    app.register([listings["logo"]], BRAND, kind="logo")
+    assert (
+        app.screen_one("misuse.jpg", listings["misuse"], record=False, brand=BRAND).verdict == "logo_misuse"
+    )
+    assert (
+        app.screen_one("misuse.jpg", listings["misuse"], record=False, brand="other-brand").verdict == "clean"
+    )
+
+
+def test_logo_with_no_gray_level_contrast_is_found_by_its_colour(app, listings) -> None:
+    ref_id = app.register([listings["logo"]], BRAND, kind="logo").registered[0]
+    rgb = np.asarray(Image.open(listings["isoluminant"]).convert("RGB"))
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    x0, y0, x1, y1 = listings["iso_box"]
+    assert np.ptp(cv2.GaussianBlur(gray[y0:y1, x0:x1], (0, 0), 2)) < 25  # the logo barely shows in gray
+    result = app.screen_one("iso.jpg", listings["isoluminant"], seller="stranger", record=False)
+    (match,) = _logo_matches(result)
+    assert match.reference_id == ref_id and result.verdict == "logo_misuse"
+    assert _iou(match.box, listings["iso_box"]) > 0.5

@@ -1,0 +1,125 @@
+"""Logo shapes, coarse templates, the template index and placement verification, piece by piece."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from index.logo_index import LogoTemplateIndex
+from vision.logo_features import (
+    CANON_SIDE,
+    WINDOW,
+    coarse_templates,
+    logo_shape,
+    orientation_field,
+    verify_placement,
+)
+from vision.logo_scan import rect_ncc, scan_levels
+
+
+def _logo_alpha(w: int = 300, h: int = 200) -> np.ndarray:
+    a = np.zeros((h, w), np.uint8)
+    cv2.circle(a, (70, 100), 60, 255, -1)
+    cv2.circle(a, (70, 100), 25, 0, -1)
+    cv2.rectangle(a, (150, 30), (180, 170), 255, -1)
+    cv2.fillConvexPoly(a, np.array([[200, 170], [280, 170], [280, 40]], np.int32), 255)
+    return a
+
+
+def test_shape_maps_canonical_points_back_to_logo_pixels() -> None:
+    alpha = np.zeros((260, 400), np.uint8)
+    alpha[30:230, 50:350] = _logo_alpha()
+    shape = logo_shape(np.zeros((260, 400, 3), np.uint8), alpha)
+    assert shape is not None
+    assert max(np.ptp(shape.ink_corners, axis=0)) == CANON_SIDE
+    back = shape.to_source(shape.ink_corners)
+    # the drawing's ink spans x 10..281, y 30..171; it was placed at (50, 30)
+    assert np.allclose(back[0], [50 + 10, 30 + 30], atol=2)
+    assert np.allclose(back[2], [50 + 281, 30 + 171], atol=2)
+
+
+def test_opaque_logo_silhouette_comes_from_contrast_with_the_border() -> None:
+    alpha = _logo_alpha()
+    rgb = np.where(alpha[..., None] > 0, np.uint8([10, 20, 200]), np.uint8(255))
+    shape = logo_shape(rgb, None)
+    assert shape is not None and shape.mask.max() > 0.9
+    assert logo_shape(np.full((50, 50, 3), 255, np.uint8), None) is None  # no ink
+
+
+def test_templates_are_unit_fields_and_the_mirrored_index_finds_them_in_either_sign() -> None:
+    shape = logo_shape(np.zeros((200, 300, 3), np.uint8), _logo_alpha())
+    tm = coarse_templates(shape)
+    assert len(tm.vectors) == len(tm.rotations) == 5
+    assert np.allclose(np.linalg.norm(tm.vectors, axis=1), 1.0, atol=1e-5)
+    support = np.array([r[2] * r[3] for r in tm.rects], np.float64)
+    queries = np.vstack([tm.vectors[2], -tm.vectors[2]])
+    index = LogoTemplateIndex(tm.vectors, support, dims=8, mirrored=True)
+    hits = index.search(index.project(queries), k=1, min_score=0.0)
+    assert list(hits.templates) == [2, 2] and list(hits.signs) == [1, -1]
+    plain = LogoTemplateIndex(tm.vectors, support, dims=8)
+    hits = plain.search(plain.project(queries), k=1, min_score=0.0)
+    assert list(hits.windows) == [0] and list(hits.templates) == [2]  # the negated window finds nothing
+
+
+def test_orientation_field_ignores_polarity_and_colour_but_not_direction() -> None:
+    alpha = _logo_alpha().astype(np.float32) / 255.0
+    dark = orientation_field(1.0 - alpha)
+    # red on green: equal gray level, opposite-signed channel gradients
+    red_green = np.stack([alpha * 0.8, (1 - alpha) * 0.8 * 0.299 / 0.587, np.zeros_like(alpha)], axis=2)
+    gray = cv2.cvtColor(red_green, cv2.COLOR_RGB2GRAY)
+    assert np.abs(cv2.Sobel(gray, cv2.CV_32F, 1, 0)).max() < 0.01  # no gray-level contrast
+
+    def corr(a: np.ndarray, b: np.ndarray) -> float:
+        return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
+
+    assert corr(orientation_field(alpha), dark) > 0.99
+    assert corr(orientation_field(alpha), orientation_field(red_green)) > 0.99
+    # turned a quarter: every edge direction turns 90 degrees, its doubled angle 180
+    turned = np.rot90(orientation_field(alpha), axes=(1, 2))
+    assert corr(turned, orientation_field(np.ascontiguousarray(np.rot90(alpha)))) < -0.95
+
+
+def test_scan_scores_the_logo_where_it_is_and_verification_accepts_only_the_true_place() -> None:
+    rng = np.random.default_rng(0)
+    shape = logo_shape(np.zeros((200, 300, 3), np.uint8), _logo_alpha())
+    listing = cv2.GaussianBlur(rng.integers(60, 200, (480, 640), dtype=np.uint8), (0, 0), 3)
+    # paste the logo 120 px long, dark, rotated 6 degrees, at (300, 200)
+    s = 120 / CANON_SIDE
+    truth = cv2.getRotationMatrix2D((0, 0), 6.0, s)
+    truth[:, 2] = [300 - s * shape.pad, 200 - s * shape.pad]
+    h3 = np.vstack([truth, [0, 0, 1]])
+    warped = cv2.warpPerspective(shape.mask, h3, (640, 480))
+    listing = (listing * (1 - 0.8 * warped) + 20 * 0.8 * warped).astype(np.uint8)
+
+    tm = coarse_templates(shape)
+    levels = scan_levels(listing)
+    r = tm.rotations.index(6.0)
+    best = 0.0
+    for level in levels:
+        n = len(level.patches)
+        win = np.arange(n)
+        # the logo is darker than its surroundings; orientation fields do not care
+        vals = rect_ncc(
+            level, win, np.repeat(tm.vectors[r : r + 1], n, 0), np.repeat(np.array(tm.rects[r : r + 1]), n, 0)
+        )
+        x, y = level.position(int(np.argmax(vals)))
+        if vals.max() > best:
+            best, centre = float(vals.max()), ((x + WINDOW / 2) / level.scale, (y + WINDOW / 2) / level.scale)
+    assert best > 0.7
+    box_centre = cv2.perspectiveTransform(shape.ink_corners.reshape(-1, 1, 2), h3).reshape(-1, 2).mean(axis=0)
+    assert np.hypot(*(np.array(centre) - box_centre)) < 15
+
+    # a guess a few pixels and degrees off is refined onto the logo
+    guess = cv2.getRotationMatrix2D((0, 0), 2.0, s * 1.05)
+    guess[:, 2] = truth[:, 2] + [4, -3]
+    placed = verify_placement(shape, listing, np.vstack([guess, [0, 0, 1]]), polarity=-1)
+    colour = verify_placement(shape, cv2.cvtColor(listing, cv2.COLOR_GRAY2RGB), np.vstack([guess, [0, 0, 1]]))
+    assert colour is not None and colour.edges > 0.7 and colour.ncc > 0.7  # polarity found from colour
+    assert placed is not None and placed.edges > 0.7 and placed.ncc > 0.7
+    corners = cv2.perspectiveTransform(shape.ink_corners.reshape(-1, 1, 2), h3).reshape(-1, 2)
+    assert np.abs(np.array(placed.outline) - corners).max() < 4
+
+    # the same logo guessed over an empty part of the listing does not verify
+    elsewhere = np.vstack([truth, [0, 0, 1]]) @ np.array([[1, 0, -250], [0, 1, -150], [0, 0, 1]])
+    far = verify_placement(shape, listing, elsewhere, polarity=-1)
+    assert far is None or far.edges < 0.4

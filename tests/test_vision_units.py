@@ -1,0 +1,58 @@
+"""Units of the vision layer: model registry, descriptor, listing views, local-feature verification."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vision.descriptor import Descriptor
+from vision.local_features import extract, verify
+from vision.models import ModelNotFoundError, get_model_card, list_models
+from vision.views import content_box, listing_views
+
+
+def _photo(seed: int = 0, h: int = 300, w: int = 400) -> np.ndarray:
+    from skimage import data
+
+    img = [data.astronaut(), data.coffee(), data.chelsea()][seed]
+    return np.ascontiguousarray(img[:h, :w])
+
+
+def test_registry_knows_the_default_and_refuses_unknown_names() -> None:
+    card = get_model_card()
+    assert card.name == "sscd_distilled" and card.dim == 512
+    assert "sscd_distilled" in {c.name for c in list_models()}
+    with pytest.raises(ModelNotFoundError, match="unknown model"):
+        get_model_card("no-such-model")
+
+
+def test_descriptor_gives_unit_vectors_that_tell_copies_from_others() -> None:
+    d = Descriptor.from_name()
+    a = _photo(0)
+    vecs = d.embed([a, a[20:260, 30:350], _photo(1)])
+    assert vecs.shape == (3, 512)
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-4)
+    assert vecs[0] @ vecs[1] > 0.5 > vecs[0] @ vecs[2]
+    assert d.embed([]).shape == (0, 512)
+
+
+def test_content_box_finds_padding_and_ignores_plain_photos() -> None:
+    img = _photo(0)
+    padded = np.full((img.shape[0] + 120, img.shape[1] + 80, 3), 255, np.uint8)
+    padded[60:-60, 40:-40] = img
+    x0, y0, x1, y1 = content_box(padded)
+    assert abs(x0 - 40) <= 4 and abs(y0 - 60) <= 4 and abs(x1 - (padded.shape[1] - 40)) <= 4
+    assert content_box(img) is None
+    assert [n for n, _ in listing_views(padded)] == ["full", "mirror", "trimmed"]
+
+
+def test_verify_finds_a_crop_and_rejects_another_image() -> None:
+    ref = _photo(0, 512, 512)
+    crop = np.ascontiguousarray(ref[100:420, 80:460])
+    rf = extract(ref)
+    v = verify(rf, extract(crop))
+    assert v.inliers >= 20 and v.ncc > 0.8
+    x0, y0, x1, y1 = v.box
+    assert abs(x0 + 80) < 8 and abs(y0 + 100) < 8  # reference origin projects outside the crop
+    other = verify(rf, extract(_photo(2)))
+    assert other.inliers < 10 or other.ncc < 0.3

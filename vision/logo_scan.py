@@ -1,0 +1,116 @@
+"""Dense coarse scan of a listing for logo-sized windows.
+
+The listing is resampled so that a logo whose long side is a given fraction of the image
+would be ``INNER`` px long, for fractions from ``min_frac`` to ``max_frac`` in steps of
+``step``. At each level every ``WINDOW`` x ``WINDOW`` window (stride ``stride``) becomes an
+edge-orientation field (:func:`vision.logo_features.orientation_field`, from all colour
+channels) normalised by its energy; its inner product with a coarse template (an
+orientation field too) approximates their correlation, which :func:`rect_ncc` computes
+exactly for the few pairs worth it. Edges, unlike intensities, reward only edges that run
+where the logo's edges run, not any blob.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vision.logo_features import INNER, WINDOW, orientation_field
+
+MIN_GRAD = 0.02  # RMS gradient (gray in [0, 1]) below which a window holds no logo
+
+
+@dataclass
+class ScanLevel:
+    """One pyramid level: its image, window grid and per-window statistics."""
+
+    scale: float  # level px per image px
+    image: np.ndarray  # (h, w) or (h, w, 3) float32 in [0, 1]
+    xs: np.ndarray  # window left edges (level px)
+    ys: np.ndarray  # window top edges (level px)
+    patches: np.ndarray  # (n, 2*WINDOW*WINDOW) float32, edge-field windows (row-major over ys, xs)
+    vectors: np.ndarray  # (n, 2*WINDOW*WINDOW) edge-field windows / their RMS * WINDOW
+    integral_sq: np.ndarray  # integral image of the squared edge-field magnitude
+    active: np.ndarray  # (m,) windows with enough edges to hold a logo
+
+    def position(self, i: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
+        """Window top-left (x, y) of flat window index ``i``, level px."""
+        return self.xs[np.asarray(i) % len(self.xs)], self.ys[np.asarray(i) // len(self.xs)]
+
+
+def scan_levels(
+    image: np.ndarray,
+    *,
+    min_frac: float = 0.075,
+    max_frac: float = 0.4,
+    step: float = 2**0.25,
+    stride: int = 2,
+) -> list[ScanLevel]:
+    """Pyramid levels of ``image`` (uint8, gray or RGB) for logos of ``min_frac``-``max_frac`` of its size.
+
+    A logo's long side is at least ``min_frac`` of the image width and at most ``max_frac``
+    of its larger side.
+    """
+    h, w = image.shape[:2]
+    size = min_frac * w
+    largest = max_frac * max(w, h)
+    first = INNER / size
+    base = cv2.resize(
+        image, (max(WINDOW, round(w * first)), max(WINDOW, round(h * first))), interpolation=cv2.INTER_AREA
+    )
+    base = base.astype(np.float32) / 255.0
+    levels = []
+    while size <= largest * 1.001:
+        s = INNER / size
+        f = s / first
+        img = (
+            base
+            if f >= 0.999
+            else cv2.resize(
+                base,
+                (max(WINDOW, round(base.shape[1] * f)), max(WINDOW, round(base.shape[0] * f))),
+                interpolation=cv2.INTER_AREA,
+            )
+        )
+        levels.append(_level(img, s, stride))
+        size *= step
+    return levels
+
+
+def _level(img: np.ndarray, scale: float, stride: int) -> ScanLevel:
+    grad = orientation_field(img)
+    n = WINDOW * WINDOW
+    wins = [np.lib.stride_tricks.sliding_window_view(g, (WINDOW, WINDOW))[::stride, ::stride] for g in grad]
+    gh, gw = wins[0].shape[:2]
+    patches = np.concatenate([w.reshape(gh * gw, n) for w in wins], axis=1)
+    rms = np.sqrt((patches * patches).sum(axis=1, keepdims=True) / n)
+    vectors = patches / (np.maximum(rms, MIN_GRAD) * WINDOW)
+    active = np.nonzero(rms[:, 0] >= 2 * MIN_GRAD)[0]
+    energy = (grad * grad).sum(axis=0)
+    return ScanLevel(
+        scale=scale,
+        image=img,
+        xs=np.arange(gw) * stride,
+        ys=np.arange(gh) * stride,
+        patches=patches,
+        vectors=vectors.astype(np.float32),
+        integral_sq=cv2.integral(energy, sdepth=cv2.CV_64F),
+        active=active,
+    )
+
+
+def rect_ncc(level: ScanLevel, windows: np.ndarray, templates: np.ndarray, rects: np.ndarray) -> np.ndarray:
+    """Exact signed gradient correlation of windows ``windows[i]`` with ``templates[i]`` over ``rects[i]``.
+
+    ``templates`` are unit-norm gradient fields, zero outside their rect; ``rects`` rows are (x, y, w, h).
+    """
+    num = np.einsum("ij,ij->i", level.patches[windows], templates)
+    x, y = level.position(windows)
+    x0, y0 = x + rects[:, 0], y + rects[:, 1]
+    x1, y1 = x0 + rects[:, 2], y0 + rects[:, 3]
+    sq = level.integral_sq
+    energy = sq[y1, x1] - sq[y0, x1] - sq[y1, x0] + sq[y0, x0]
+    n = rects[:, 2] * rects[:, 3]
+    return num / np.sqrt(np.maximum(energy, n * MIN_GRAD**2))
