@@ -45,7 +45,7 @@ class Settings:
     logo_min_frac: float = 0.08  # smallest logo searched, fraction of the listing's width
     logo_max_frac: float = 0.35  # largest logo searched, fraction of the listing's long side
     logo_scale_step: float = 1.26  # ratio between scan scales
-    logo_min_start: float = 0.1  # pre-check: silhouette/listing correlation before refinement
+    logo_min_start: float = 0.1  # pre-check: best silhouette/listing correlation over shifts, before ECC
     logo_refine_steps: int = 20  # ECC iterations refining a candidate's placement
     logo_verify: int = 16  # candidates verified per listing
     logo_per_logo: int = 3  # of which at most this many per logo
@@ -59,7 +59,6 @@ class Settings:
     index_target_recall: float = IndexOptions.target_recall  # rebuild tunes nprobe to this recall@1
     index_train_sample: int = IndexOptions.train_sample  # vectors sampled to train IVF / PQ
     index_pq_m: int = IndexOptions.pq_m  # ivf_pq: bytes per vector
-    index_refine_factor: int = IndexOptions.refine_factor  # ivf_pq: candidates re-ranked per result
     milvus_uri: str = IndexOptions.milvus_uri  # Milvus Lite file (relative to home) or http://host:19530
     milvus_collection_prefix: str = IndexOptions.milvus_collection_prefix
     milvus_index_type: str = IndexOptions.milvus_index_type  # AUTOINDEX, HNSW, IVF_SQ8, ... (server side)

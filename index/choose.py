@@ -4,8 +4,8 @@ Small catalogues get exact flat search (no training, exact answers). Past
 ``flat_max`` vectors, exact search gets slower than the latency target, so an IVF index
 takes over: IVF with 8-bit scalar-quantised codes (``ivf_sq8``, ~dim bytes a vector, near
 exact) while it fits the memory budget, else OPQ + IVF-PQ (``ivf_pq``, ``pq_m`` bytes a
-vector, re-ranked on the candidates' 8-bit codes). ``nprobe`` is tuned after the build
-against exact search (see :mod:`index.measure`).
+vector, lower recall). ``nprobe`` is tuned after the build against exact search
+(see :mod:`index.build`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ class IndexOptions:
     target_recall: float = 0.98  # rebuild tunes nprobe to reach this recall@1 against exact search
     train_sample: int = 200_000  # vectors sampled from the catalogue to train IVF/PQ
     pq_m: int = 64  # ivf_pq: bytes per vector
-    refine_factor: int = 8  # ivf_pq: candidates re-ranked per result
     milvus_uri: str = "milvus.db"  # a path (Milvus Lite, relative to home) or http(s)://host:19530
     milvus_collection_prefix: str = "authcheck"
     milvus_index_type: str = "AUTOINDEX"
@@ -80,7 +79,7 @@ def estimated_bytes(kind: str, count: int, dim: int, nlist: int = 0, pq_m: int =
     if kind == "ivf_sq8":
         return count * (dim + 8) + centroids
     if kind == "ivf_pq":
-        return count * (pq_m + 8 + dim + 8 + 16) + centroids + dim * dim * 4
+        return count * (pq_m + 8) + centroids + dim * dim * 4
     raise ValueError(f"unknown index kind {kind!r}")
 
 

@@ -23,6 +23,7 @@ from index.selection import RefSelection, Selector, allowed_count
 from index.vector_index import FaissIndex, VectorIndex, read_infos
 
 GROWTH_BEFORE_RETRAIN = 4.0  # an IVF index trained on N vectors asks for a rebuild past 4N
+PQ_FULL_TRAINING = 256 * 39  # fewer training vectors: no OPQ, 4-bit PQ codes
 OPQ_ITERATIONS = 10  # OPQ rotation refinements; most of the gain comes early, each costs a PQ training
 
 Allowed = np.ndarray | RefSelection
@@ -110,21 +111,23 @@ class IvfIndex(VectorIndex):
         self.measured: dict = {}
 
     @staticmethod
-    def index_key(plan: IndexPlan, dim: int) -> str:
-        """FAISS factory string for a plan."""
+    def index_key(plan: IndexPlan, dim: int, train_points: int | None = None) -> str:
+        """FAISS factory string for a plan (PQ without OPQ, on 4-bit codes, for small training sets)."""
         if plan.kind == "ivf_sq8":
             return f"IVF{plan.nlist},SQ8"
         if plan.kind == "ivf_pq":
             m = plan.pq_m
             if dim % m:
                 raise ValueError(f"pq_m {m} must divide the dimension {dim}")
+            if train_points is not None and train_points < PQ_FULL_TRAINING:
+                return f"IVF{plan.nlist},PQ{m}x4"
             return f"OPQ{m},IVF{plan.nlist},PQ{m}"
         raise ValueError(f"not an IVF plan: {plan.kind}")
 
     @classmethod
-    def create(cls, dim: int, plan: IndexPlan) -> IvfIndex:
-        """An untrained index for ``plan``."""
-        index = faiss.index_factory(dim, cls.index_key(plan, dim), faiss.METRIC_INNER_PRODUCT)
+    def create(cls, dim: int, plan: IndexPlan, train_points: int | None = None) -> IvfIndex:
+        """An untrained index for ``plan`` (sized for ``train_points`` training vectors when known)."""
+        index = faiss.index_factory(dim, cls.index_key(plan, dim, train_points), faiss.METRIC_INNER_PRODUCT)
         if isinstance(index, faiss.IndexPreTransform):  # OPQ: fewer rotation refinements (default 50)
             opq = faiss.downcast_VectorTransform(index.chain.at(0))
             opq.niter = OPQ_ITERATIONS
@@ -153,6 +156,7 @@ class IvfIndex(VectorIndex):
     def train(self, vectors: np.ndarray) -> None:
         """Train centroids and codes on a sample; the list count shrinks to what the sample supports."""
         mat = _matrix(vectors, self.dim)
+        self._retarget_for(len(mat))
         self._index.train(mat)
         self.trained_on = len(mat)
 
@@ -164,18 +168,17 @@ class IvfIndex(VectorIndex):
         if len(mat) != len(ids):
             raise ValueError(f"{len(ids)} ids for {len(mat)} vectors")
         if not self.is_trained:  # first vectors of a fresh space: train on them, rebuild retrains later
-            self._retarget_for(len(mat))
             self.train(mat)
         self._index.add_with_ids(mat, ids)
 
     def _retarget_for(self, count: int) -> None:
-        """Before training on few vectors, fall back to as many lists as they can train."""
+        """Before training on ``count`` vectors: as many lists as they can train, small-sample PQ."""
         from index.choose import nlist_for
 
-        nlist = nlist_for(count)
-        if nlist < self.nlist:
-            plan = IndexPlan(self.kind, nlist=nlist, nprobe=min(self.nprobe, nlist), pq_m=self._pq_m())
-            fresh = IvfIndex.create(self.dim, plan)
+        nlist = min(nlist_for(count), self.nlist)
+        plan = IndexPlan(self.kind, nlist=nlist, nprobe=min(self.nprobe, nlist), pq_m=self._pq_m())
+        if IvfIndex.index_key(plan, self.dim, count) != self.describe():
+            fresh = IvfIndex.create(self.dim, plan, count)
             self._index, self._ivf, self.nprobe = fresh._index, fresh._ivf, fresh.nprobe
 
     def _pq_m(self) -> int:
@@ -257,8 +260,12 @@ class IvfIndex(VectorIndex):
 
     def describe(self) -> str:
         """Factory-style description of the index."""
-        pq = self._pq_m()
-        return f"OPQ{pq},IVF{self.nlist},PQ{pq}" if self.kind == "ivf_pq" else f"IVF{self.nlist},SQ8"
+        if self.kind == "ivf_sq8":
+            return f"IVF{self.nlist},SQ8"
+        pq = faiss.downcast_index(self._ivf).pq
+        opq = f"OPQ{pq.M}," if isinstance(self._index, faiss.IndexPreTransform) else ""
+        bits = "" if pq.nbits == 8 else f"x{pq.nbits}"
+        return f"{opq}IVF{self.nlist},PQ{pq.M}{bits}"
 
 
 def _kind_of(index: faiss.Index) -> str:

@@ -70,6 +70,7 @@ class MilvusIndex(VectorIndex):
         if self._client.has_collection(collection):
             self.dim = self.dim or self._collection_dim()
             self._check_dim()
+            self._client.load_collection(collection)  # a reopened collection starts released
         elif create and dim > 0:
             self._create()
         else:

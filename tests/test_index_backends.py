@@ -64,7 +64,8 @@ def test_finds_the_source_of_noisy_copies(kind: str, data) -> None:
     sims, found = index.search(queries, 5)
     assert found.shape == (100, 5) and sims.dtype == np.float32
     hit = np.mean(found[:, 0] == ids[:100])
-    assert hit >= (1.0 if kind == "flat" else 0.9), hit
+    # exact; 8-bit scalar codes; 4-bit PQ codes (a small training set) without re-ranking
+    assert hit >= {"flat": 1.0, "ivf_sq8": 0.95, "ivf_pq": 0.8}[kind], hit
     assert np.all(np.diff(sims, axis=1) <= 1e-5), "best first"
 
 

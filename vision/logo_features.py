@@ -287,9 +287,10 @@ def verify_placement(
     ``image`` (h, w, 3) is first projected onto the colour axis running from the guessed
     logo's surroundings to its inside, so a logo keeps its contrast whatever its colour and
     is brighter than its surroundings. For a gray ``image``, ``polarity`` is -1 when the logo
-    is expected lighter than its surroundings (ECC maximises a signed correlation). Guesses
-    whose silhouette correlates with the crop by less than ``min_start`` before refinement
-    are dropped without refining (a cheap pre-check).
+    is expected lighter than its surroundings (ECC maximises a signed correlation). Before
+    refining, the guess is moved to where the silhouette correlates best with the crop
+    (translation only, within the crop's margin); a guess scoring below ``min_start`` there
+    is dropped without refining (a cheap pre-check).
     """
     corners = shape.ink_corners
     proj = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), guess).reshape(-1, 2)
