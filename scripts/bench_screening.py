@@ -249,14 +249,14 @@ def main() -> int:
             for q in queries:
                 row = {"query": q, "result": results[q["file"]].to_dict()}
                 fh.write(json.dumps(row) + "\n")
-    if args.plots:
-        for p in plot(report, args.plots):
-            print(f"wrote {p}", file=sys.stderr)
-    report.pop("_curve")
+    curve = report.pop("_curve")
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         _print(report, manifest)
+    if args.plots:
+        for p in plot({**report, "_curve": curve}, args.plots):
+            print(f"wrote {p}", file=sys.stderr)
     if tmp is not None:
         tmp.cleanup()
     return 0
