@@ -1,6 +1,6 @@
 """Index backends by name: what :class:`index.space.VectorSpace` builds and loads for each.
 
-``auto`` picks flat / IVF-SQ8 / OPQ+IVF-PQ by catalogue size and memory budget when the
+``auto`` picks flat / IVF-SQ8 / IVF-PQ by catalogue size and memory budget when the
 index is (re)built (:mod:`index.choose`); ``flat``, ``ivf_sq8`` and ``ivf_pq`` force one;
 ``milvus`` keeps vectors in a Milvus collection (Milvus Lite file or a server).
 Factories take ``(dim, count=..., space=...)``; loaders take the index file path.

@@ -7,8 +7,9 @@ neighbour of each measurement query. Afterwards an IVF index's ``nprobe`` is tun
 the smallest value that reaches the target recall@1 against exact search, and recall and
 single-query latency are written into the index's ``measured`` infos (as autofaiss does).
 
-Measurement queries are catalogue vectors plus Gaussian noise (cosine ~0.7 to their
-source, about what a recompressed, cropped copy scores with SSCD).
+Measurement queries are catalogue vectors turned away from themselves by a random angle:
+cosine to their source uniform in [0.4, 0.8], the range where SSCD scores real copies
+(crops, recompression, overlays); that is where approximate search loses the source.
 """
 
 from __future__ import annotations
@@ -78,9 +79,19 @@ def _sample(
     kept = np.concatenate(parts)
     del parts
     pick = rng.choice(len(kept), size=min(queries, len(kept)), replace=False)
-    noisy = kept[pick] + rng.standard_normal((len(pick), dim)).astype(np.float32) / np.sqrt(dim)
-    noisy /= np.maximum(np.linalg.norm(noisy, axis=1, keepdims=True), 1e-12)
-    return _Sample(count=count, train=kept, queries=noisy.astype(np.float32))
+    return _Sample(count=count, train=kept, queries=copy_like(kept[pick], rng))
+
+
+def copy_like(
+    vectors: np.ndarray, rng: np.random.Generator, low: float = 0.4, high: float = 0.8
+) -> np.ndarray:
+    """Unit vectors at cosine ~U(low, high) to each of ``vectors`` (random directions otherwise)."""
+    v = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    u = rng.standard_normal(v.shape).astype(np.float32)
+    u -= (u * v).sum(axis=1, keepdims=True) * v  # orthogonal to the source
+    u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
+    cos = rng.uniform(low, high, size=(len(v), 1)).astype(np.float32)
+    return (cos * v + np.sqrt(1 - cos**2) * u).astype(np.float32)
 
 
 def build_index(
@@ -146,7 +157,7 @@ def latency_ms(index: VectorIndex, queries: np.ndarray, k: int = SEARCH_K) -> tu
 
 def tune(index: VectorIndex, queries: np.ndarray, truth: np.ndarray, target_recall: float) -> dict:
     """Pick the smallest ``nprobe`` reaching ``target_recall`` (IVF only); measure recall and latency."""
-    out: dict = {"queries": len(queries), "query_kind": "catalogue vectors + gaussian noise (cos~0.7)"}
+    out: dict = {"queries": len(queries), "query_kind": "catalogue vectors turned to cosine 0.4-0.8"}
     nlist = getattr(index, "nlist", None)
     if nlist is not None:
         tried = {}

@@ -3,7 +3,7 @@
 Small catalogues get exact flat search (no training, exact answers). Past
 ``flat_max`` vectors, exact search gets slower than the latency target, so an IVF index
 takes over: IVF with 8-bit scalar-quantised codes (``ivf_sq8``, ~dim bytes a vector, near
-exact) while it fits the memory budget, else OPQ + IVF-PQ (``ivf_pq``, ``pq_m`` bytes a
+exact) while it fits the memory budget, else IVF-PQ (``ivf_pq``, ``pq_m`` bytes a
 vector, lower recall). ``nprobe`` is tuned after the build against exact search
 (see :mod:`index.build`).
 """

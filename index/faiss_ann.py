@@ -1,4 +1,4 @@
-"""FAISS indexes for every catalogue size: exact flat, IVF-SQ8 and OPQ + IVF-PQ.
+"""FAISS indexes for every catalogue size: exact flat, IVF-SQ8 and IVF-PQ.
 
 All of them keep the caller's int64 ids (flat through an ``IndexIDMap2``, IVF natively),
 support removal, and honour allowed-id filters (:mod:`index.selection`) inside FAISS. A
@@ -23,8 +23,7 @@ from index.selection import RefSelection, Selector, allowed_count
 from index.vector_index import FaissIndex, VectorIndex, read_infos
 
 GROWTH_BEFORE_RETRAIN = 4.0  # an IVF index trained on N vectors asks for a rebuild past 4N
-PQ_FULL_TRAINING = 256 * 39  # fewer training vectors: no OPQ, 4-bit PQ codes
-OPQ_ITERATIONS = 10  # OPQ rotation refinements; most of the gain comes early, each costs a PQ training
+PQ_FULL_TRAINING = 256 * 39  # fewer training vectors than this: 4-bit PQ codes
 
 Allowed = np.ndarray | RefSelection
 
@@ -99,7 +98,7 @@ class FlatIndex(FaissIndex):
 
 
 class IvfIndex(VectorIndex):
-    """An inverted-file index (``IVF,SQ8`` or ``OPQ,IVF,PQ``) with native ids and tunable ``nprobe``."""
+    """An inverted-file index (``IVF,SQ8`` or ``IVF,PQ``) with native ids and tunable ``nprobe``."""
 
     def __init__(self, dim: int, kind: str, index: faiss.Index, nprobe: int, trained_on: int = 0) -> None:
         super().__init__(dim)
@@ -112,7 +111,10 @@ class IvfIndex(VectorIndex):
 
     @staticmethod
     def index_key(plan: IndexPlan, dim: int, train_points: int | None = None) -> str:
-        """FAISS factory string for a plan (PQ without OPQ, on 4-bit codes, for small training sets)."""
+        """FAISS factory string for a plan (4-bit PQ codes for small training sets).
+
+        OPQ would gain some PQ accuracy but its training took minutes even on 20k vectors here.
+        """
         if plan.kind == "ivf_sq8":
             return f"IVF{plan.nlist},SQ8"
         if plan.kind == "ivf_pq":
@@ -121,16 +123,13 @@ class IvfIndex(VectorIndex):
                 raise ValueError(f"pq_m {m} must divide the dimension {dim}")
             if train_points is not None and train_points < PQ_FULL_TRAINING:
                 return f"IVF{plan.nlist},PQ{m}x4"
-            return f"OPQ{m},IVF{plan.nlist},PQ{m}"
+            return f"IVF{plan.nlist},PQ{m}"
         raise ValueError(f"not an IVF plan: {plan.kind}")
 
     @classmethod
     def create(cls, dim: int, plan: IndexPlan, train_points: int | None = None) -> IvfIndex:
         """An untrained index for ``plan`` (sized for ``train_points`` training vectors when known)."""
         index = faiss.index_factory(dim, cls.index_key(plan, dim, train_points), faiss.METRIC_INNER_PRODUCT)
-        if isinstance(index, faiss.IndexPreTransform):  # OPQ: fewer rotation refinements (default 50)
-            opq = faiss.downcast_VectorTransform(index.chain.at(0))
-            opq.niter = OPQ_ITERATIONS
         return cls(dim, plan.kind, index, plan.nprobe)
 
     # -- properties -------------------------------------------------------------------

@@ -122,3 +122,27 @@ def test_register_screen_remove_and_restart(
     assert scoped_rows[1]["matches"][0]["reference_id"] == chelsea_id
     infos = next((home / "indexes").glob("*.json"))
     assert json.loads(infos.read_text())["kind"] == backend
+
+
+def test_index_cli_info_and_rebuild_with_backend_switch(home: Path, photos: dict[str, Path]) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "authcheck.cli", "--home", str(home), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+    assert cli("brand", "add", "acme").returncode == 0
+    assert cli("register", "--brand", "acme", *(str(p) for p in photos.values())).returncode == 0
+    info = json.loads(cli("index", "info", "--json").stdout)
+    assert info["backend"] == "auto" and info["current"] and info["advice"] is None
+    assert info["infos"]["kind"] == "flat" and info["infos"]["count"] == len(photos)
+
+    res = cli("index", "rebuild", "--backend", "ivf_sq8", "--json")
+    assert res.returncode == 0, res.stderr
+    rebuilt = json.loads(res.stdout)
+    assert rebuilt["backend"] == "ivf_sq8" and rebuilt["current"]
+    infos = rebuilt["infos"]
+    assert infos["kind"] == "ivf_sq8" and infos["count"] == len(photos) and infos["nprobe"] >= 1
+    assert infos["measured"]["recall_at_1"] >= 0.9 and infos["measured"]["search_ms_p50"] > 0
+    assert json.loads((home / "config.json").read_text())["index_backend"] == "ivf_sq8"
+    text = cli("index", "info").stdout
+    assert "ivf_sq8" in text and "recall@1" in text and "advice      none" in text
+    assert cli("index", "rebuild", "--target-recall", "2").returncode == 2

@@ -1,4 +1,4 @@
-"""Index kinds on their own: exact flat, IVF-SQ8, OPQ+IVF-PQ — ids, removal, filters, files, choice."""
+"""Index kinds on their own: exact flat, IVF-SQ8, IVF-PQ — ids, removal, filters, files, choice."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ _TRAINED: dict[str, bytes] = {}
 
 
 def _make(kind: str, ids: np.ndarray, base: np.ndarray):
-    """A filled index of ``kind``; IVF quantisers are trained once per kind and copied (OPQ is slow)."""
+    """A filled index of ``kind``; IVF quantisers are trained once per kind and copied."""
     index = backend_options(kind, Path("."), {"index_pq_m": 16})["factory"](DIM, count=len(ids))
     assert plan_index(len(ids), DIM, IndexOptions(pq_m=16), kind=kind).kind == index.kind
     if isinstance(index, IvfIndex):
