@@ -275,6 +275,7 @@ class Authcheck:
             items = list(sources)
         total = len(items)
         descriptor = self.descriptor  # load the model before the pool starts working
+        saving: dict[str, threading.Lock] = {}  # one writer per stored copy (the same file twice in a run)
 
         def prepare(name: str, src: str | Path | bytes) -> _Decoded | tuple:
             # background thread: bytes -> sha -> (skip if registered) -> pixels -> stored copy + model input
@@ -288,7 +289,8 @@ class Authcheck:
             dec = self._decode(name, src, self.settings.stored_max_side, keep_bytes=False)
             if dec.error is not None or dec.image is None or sha is None:
                 return dec
-            stored = self.refs.save(sha, dec.image)
+            with saving.setdefault(sha, threading.Lock()):
+                stored = self.refs.save(sha, dec.image)
             return (name, sha, stored, dec.image.original_size, descriptor.prepare(dec.image.rgb))
 
         done = 0

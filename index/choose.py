@@ -24,7 +24,7 @@ class IndexOptions:
 
     flat_max: int = 100_000  # auto: exact flat search up to this many vectors
     memory_gb: float = 1.5  # auto: RAM the index may take (codes, ids, centroids)
-    target_recall: float = 0.98  # rebuild tunes nprobe to reach this recall@1 against exact search
+    target_recall: float = 0.99  # rebuild tunes nprobe to reach this recall@1 against exact search
     train_sample: int = 200_000  # vectors sampled from the catalogue to train IVF/PQ
     pq_m: int = 64  # ivf_pq: bytes per vector
     milvus_uri: str = "milvus.db"  # a path (Milvus Lite, relative to home) or http(s)://host:19530

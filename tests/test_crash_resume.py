@@ -132,3 +132,24 @@ def test_kill_9_mid_registration_then_rerun(backend: str, home: Path, tmp_path: 
         == sorted(r.id for r in refs)
     )
     cat.close()
+
+
+def test_same_file_many_times_in_one_bulk_run(home: Path, tmp_path: Path) -> None:
+    """Copies of one file in a folder are hashed and stored concurrently: one reference, no error."""
+    from authcheck.app import Authcheck
+
+    (src,) = _images(tmp_path / "one", 1)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(40):
+        (folder / f"dup{i:02d}.jpg").write_bytes(src.read_bytes())
+    app = Authcheck(home)
+    try:
+        app.add_brand("acme")
+        report = app.register([folder], "acme", batch_size=8)
+        assert len(report.registered) == 1 and len(report.duplicates) == 39 and not report.failed
+        (ref,) = app.catalogue.list_references()
+        assert (home / ref.stored_path).is_file()
+        assert not list((home / "refs").rglob("*.tmp")), "no half-written stored copies"
+    finally:
+        app.close()
