@@ -79,13 +79,15 @@ class VectorSpace:
         if infos and self.index_path.exists() and int(infos.get("generation", -1)) <= want:
             try:
                 index = self._loader(self.index_path)
-                if len(index) == int(infos.get("count", -1)) and index.dim == self.dim:
+                if index.dim == self.dim:
                     synced = float(infos.get("synced_at") or infos.get("written_at") or 0.0)
                     self._index, self._generation, self._dirty, self._synced_at = index, want, False, synced
-                    if int(infos["generation"]) < want:  # behind (e.g. a crash mid-registration): catch up
+                    # behind (a crash mid-registration), or index and infos from different writes
+                    # (a crash between the two, a server backend that kept writing): catch up
+                    if int(infos["generation"]) < want or len(index) != int(infos.get("count", -1)):
                         self._catch_up(want)
                     return
-                log.warning("index %s disagrees with its infos; rebuilding", self.index_path)
+                log.warning("index %s has dimension %d, not %d; rebuilding", self.index_path, index.dim, self.dim)
             except Exception as exc:  # corrupt file, other backend: rebuild from the catalogue
                 log.warning("index %s unreadable (%s); rebuilding", self.index_path, exc)
         self.rebuild()

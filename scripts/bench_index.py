@@ -288,6 +288,8 @@ def worker(args: argparse.Namespace) -> dict:
     data = dict(np.load(args.work / "queries.npz"))
     rows = args.work.joinpath("base.f32").stat().st_size // (4 * DIM)
     rss0, _ = _rss_mb()
+    import index.faiss_ann  # noqa: F401 - sets the product's search threads on import; override below
+
     faiss.omp_set_num_threads(os.cpu_count() or 1)  # build on every core
     index, train_s, add_s = _build(args.worker, args.work / "base.f32", rows, args.train_sample)
     faiss.omp_set_num_threads(args.threads)  # search as the product does

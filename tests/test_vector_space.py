@@ -156,3 +156,17 @@ def test_auto_switches_from_flat_to_ivf_when_outgrown(cat: Catalogue, tmp_path: 
     assert read_infos(space.infos_path)["kind"] == "ivf_sq8"
     reopened = _space(cat, tmp_path, "auto", index_flat_max=100)
     assert reopened.index.kind == "ivf_sq8" and len(reopened) == 160
+
+
+def test_index_newer_than_its_infos_is_caught_up(cat: Catalogue, tmp_path: Path, monkeypatch) -> None:
+    ids = _add(cat, list(range(1, 11)))
+    space = _space(cat, tmp_path)
+    space.refresh()
+    space.flush()
+    more = _add(cat, [11, 12])
+    space.add(more, [_vec(11)[None, :], _vec(12)[None, :]])
+    space.index.save(space.index_path)  # killed between writing the index and writing its infos
+    monkeypatch.setattr(space_mod, "build_index", lambda *a, **k: pytest.fail("caught up, not rebuilt"))
+    again = _space(cat, tmp_path)
+    assert _ids(again) == set(ids + more)
+    assert again.search(_vec(12)[None, :], 1)[0][0][0] == more[1]
