@@ -123,7 +123,9 @@ class Authcheck:
         )
         self.copies = CopyDetector(self.catalogue_space, self.catalogue, self.refs, self.settings)
         self.logos = LogoDetector(self.catalogue, self.refs, self.settings)
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="authcheck-decode")
+        self._pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="authcheck-work")
+        # Separate from _pool: its tasks never wait on others, so screening tasks can wait on them.
+        self._stage_pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="authcheck-stage")
 
     # -- setup -----------------------------------------------------------------------------
     def _backend(self) -> dict:
@@ -154,6 +156,7 @@ class Authcheck:
         """Persist indexes and release resources."""
         self.flush()
         self._pool.shutdown(wait=True)
+        self._stage_pool.shutdown(wait=True)
         self.catalogue.close()
 
     def flush(self) -> None:
@@ -389,17 +392,27 @@ class Authcheck:
     ) -> Iterator[ScreeningResult]:
         """Screen listing images given as (name, path-or-bytes); yields one result per item, in order.
 
-        Decoding runs ahead in background threads. Unreadable images yield a result with
-        ``error`` set. Flagged results are stored for review when ``record`` is true.
+        Images are decoded and screened in background threads (``settings.workers``), a few
+        ahead of the consumer; results come back in input order. Unreadable images yield a
+        result with ``error`` set. Flagged results are stored for review when ``record`` is true.
         """
         self.refresh()
         allowed = self.catalogue.brand_reference_ids(brand, "catalogue") if brand else None
         authorised = self.catalogue.authorised_map()
-        for dec in self._decoded_stream(items, self.settings.decode_max_side, keep_bytes=record):
+        _ = self.descriptor  # load the model before the pool starts working
+
+        def work(name: str, src: str | Path | bytes) -> tuple[_Decoded, ScreeningResult | None]:
+            # background thread: decode, embed, verify; only recording stays on the caller's thread
+            dec = self._decode(name, src, self.settings.decode_max_side, keep_bytes=record)
             if dec.error is not None or dec.image is None:
+                return dec, None
+            return dec, self._screen_decoded(dec.name, dec.image, seller, allowed, authorised, brand)
+
+        ahead = 2 * self.settings.workers
+        for dec, result in self._decoded_stream(items, 0, False, ahead=ahead, work=work):
+            if result is None:
                 yield ScreeningResult(image=dec.name, seller=seller, error=dec.error or "unreadable")
                 continue
-            result = self._screen_decoded(dec.name, dec.image, seller, allowed, authorised, brand)
             if record and result.flagged:
                 result.screening_id = self._record(result, dec, listing_id)
             yield result
@@ -419,23 +432,36 @@ class Authcheck:
     ) -> ScreeningResult:
         t0 = time.perf_counter()
         rgb = image.rgb
+        scale = image.original_size[0] / rgb.shape[1]
+
+        def logo_stage() -> tuple[list, float]:
+            start = time.perf_counter()
+            found = self.logos.detect(rgb, seller, authorised, scale, brand)
+            return found, (time.perf_counter() - start) * 1e3
+
+        # The logo search runs beside the copy stage: on a single upload both cores work.
+        logo_future = self._stage_pool.submit(logo_stage)
         views = listing_views(rgb)
         vectors = self.descriptor.embed([v for _, v in views])
         t1 = time.perf_counter()
-        scale = image.original_size[0] / rgb.shape[1]
         listing = ListingInput(
             rgb=rgb, view_names=[n for n, _ in views], vectors=vectors, scale_to_original=scale
         )
         matches = self.copies.detect(listing, allowed)
         t2 = time.perf_counter()
-        matches += self.logos.detect(rgb, seller, authorised, scale, brand)
-        t3 = time.perf_counter()
+        logo_matches, logo_ms = logo_future.result()
+        matches += logo_matches
         result = ScreeningResult(
             image=name, seller=seller, width=image.original_size[0], height=image.original_size[1]
         )
         result.matches = matches
         self._decide(result)
-        result.timings_ms = {"embed": (t1 - t0) * 1e3, "copy": (t2 - t1) * 1e3, "logo": (t3 - t2) * 1e3}
+        result.timings_ms = {
+            "embed": (t1 - t0) * 1e3,
+            "copy": (t2 - t1) * 1e3,
+            "logo": logo_ms,
+            "total": (time.perf_counter() - t0) * 1e3,
+        }
         return result
 
     @staticmethod

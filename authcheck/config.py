@@ -34,6 +34,8 @@ class Settings:
     local_nfeatures: int = 1500
     fallback_features: str = "sift"  # slower, sturdier features tried when the fast ones fail ("" = never)
     fallback_floor: float = 0.3  # ... but only for candidates at least this similar
+    # Throughput
+    workers: int = max(1, min(os.cpu_count() or 1, 8))  # images decoded and screened in parallel
     # Image handling
     decode_max_side: int = 1024
     feature_max_side: int = 480

@@ -1,6 +1,6 @@
 """Copy detection policy: nearest catalogue shots by global descriptor, then verification.
 
-1. Each listing view (full, mirrored, border-trimmed) is embedded; the nearest catalogue
+1. Each listing view (full, border-trimmed) is embedded; the nearest catalogue
    references of every view are merged, keeping each reference's best similarity.
 2. A reference at or above ``accept_similarity`` is a copy outright (SSCD is built for this).
 3. References between ``verify_floor`` and that are checked with local features: a
@@ -20,7 +20,6 @@ from authcheck.results import Match
 from index.catalogue import Catalogue
 from index.space import VectorSpace
 from vision.local_features import LocalFeatures, Verification, extract, verify
-from vision.views import mirrored
 
 
 @dataclass
@@ -31,27 +30,21 @@ class ListingInput:
     view_names: list[str]
     vectors: np.ndarray  # (V, D)
     scale_to_original: float = 1.0  # multiply listing-pixel coordinates by this for the original
-    _features: dict[tuple[bool, str], LocalFeatures] | None = None
+    _features: dict[str, LocalFeatures] | None = None
 
-    def features(self, mirror: bool, max_side: int, method: str, nfeatures: int) -> LocalFeatures:
-        """Local features of the listing (or its mirror), computed once."""
+    def features(self, max_side: int, method: str, nfeatures: int) -> LocalFeatures:
+        """Local features of the listing, computed once per method (mirroring is done on the reference)."""
         if self._features is None:
             self._features = {}
-        key = (mirror, method)
-        if key not in self._features:
-            img = mirrored(self.rgb) if mirror else self.rgb
-            self._features[key] = extract(img, max_side=max_side, nfeatures=nfeatures, method=method)
-        return self._features[key]
+        if method not in self._features:
+            self._features[method] = extract(self.rgb, max_side=max_side, nfeatures=nfeatures, method=method)
+        return self._features[method]
 
 
 @dataclass
 class _Oriented:
     result: Verification
     mirrored: bool
-
-
-def _unmirror(points: list[list[float]], width: float) -> list[list[float]]:
-    return [[width - x, y] for x, y in points]
 
 
 def verification_score(similarity: float, v: Verification) -> float:
@@ -84,24 +77,29 @@ class CopyDetector:
     def _verify(
         self, listing: ListingInput, ref_path: str, mirror: bool, ref_width: int, method: str
     ) -> Verification:
+        """Match the reference (mirrored when ``mirror``) into the listing.
+
+        Reference points of the result are in original reference pixels, unmirrored.
+        """
         s = self.settings
-        ref_feats = self.refs.features(ref_path, method=method, nfeatures=s.local_nfeatures)
-        lis_feats = listing.features(mirror, s.feature_max_side, method, s.local_nfeatures)
+        ref_feats = self.refs.features(ref_path, method=method, nfeatures=s.local_nfeatures, mirror=mirror)
+        lis_feats = listing.features(s.feature_max_side, method, s.local_nfeatures)
         v = verify(ref_feats, lis_feats, model="similarity", min_inliers=s.min_inliers)
         # verify() reports reference points in stored-copy pixels; evidence wants original pixels.
-        k = ref_width / (ref_feats.size[0] / ref_feats.scale)
-        if v.pairs and abs(k - 1.0) > 1e-3:
-            v.pairs = [((rx * k, ry * k), lp) for (rx, ry), lp in v.pairs]
+        stored_w = ref_feats.size[0] / ref_feats.scale
+        k = ref_width / stored_w
+        if v.pairs and (mirror or abs(k - 1.0) > 1e-3):
+            v.pairs = [(((stored_w - rx) * k if mirror else rx * k, ry * k), lp) for (rx, ry), lp in v.pairs]
         return v
 
     def _best_orientation(
-        self, listing: ListingInput, ref_path: str, mirror: bool, ref_width: int, similarity: float
+        self, listing: ListingInput, ref_path: str, ref_width: int, similarity: float
     ) -> _Oriented:
-        """Verify with fast features in the preferred orientation, then the other; then with SIFT if unsure."""
+        """Verify with fast features as is, then mirrored; then with the fallback features if unsure."""
         s = self.settings
-        tries = [(s.local_features, mirror), (s.local_features, not mirror)]
+        tries = [(s.local_features, False), (s.local_features, True)]
         if s.fallback_features and similarity >= s.fallback_floor:
-            tries += [(s.fallback_features, mirror), (s.fallback_features, not mirror)]
+            tries += [(s.fallback_features, False), (s.fallback_features, True)]
         best: _Oriented | None = None
         for method, orient in tries:
             got = _Oriented(self._verify(listing, ref_path, orient, ref_width, method), orient)
@@ -117,14 +115,12 @@ class CopyDetector:
         return (o.result.agreement if geometric else -1.0, o.result.inliers)
 
     @staticmethod
-    def _attach_region(m: Match, v: Verification, mirror: bool, width: int, k: float) -> None:
+    def _attach_region(m: Match, v: Verification, k: float) -> None:
         """Outline, box and keypoint pairs of a verified match, in original listing pixels."""
-        outline = _unmirror(v.outline, width) if mirror else v.outline
-        m.outline = [[x * k, y * k] for x, y in outline]
+        m.outline = [[x * k, y * k] for x, y in v.outline]
         xs, ys = [p[0] for p in m.outline], [p[1] for p in m.outline]
         m.box = [min(xs), min(ys), max(xs), max(ys)]
-        pairs = [(r, (width - lx, ly)) for r, (lx, ly) in v.pairs] if mirror else v.pairs
-        m.pairs = [[list(r), [lx * k, ly * k]] for r, (lx, ly) in pairs]
+        m.pairs = [[list(r), [lx * k, ly * k]] for r, (lx, ly) in v.pairs]
 
     def detect(self, listing: ListingInput, allowed: np.ndarray | None = None) -> list[Match]:
         """Matches for the listing's nearest catalogue shots, verdict ``copy`` where verified."""
@@ -132,13 +128,11 @@ class CopyDetector:
         cands = self.candidates(listing.vectors, allowed)
         refs = self.catalogue.get_references(rid for rid, _, _ in cands)
         matches: list[Match] = []
-        width = listing.rgb.shape[1]
         verified_any = False
-        for rank, (rid, sim, view) in enumerate(cands):
+        for rank, (rid, sim, _view) in enumerate(cands):
             ref = refs.get(rid)
             if ref is None:  # removed since the index was read
                 continue
-            mirror = listing.view_names[view] == "mirror"
             m = Match(
                 reference_id=rid,
                 source=ref.source,
@@ -146,13 +140,12 @@ class CopyDetector:
                 kind=ref.kind,
                 score=max(0.0, sim),
                 similarity=sim,
-                mirrored=mirror,
             )
             matches.append(m)
             # Verify the best few candidates; lower ones only while nothing has been confirmed.
             if sim < s.verify_floor or rank >= s.verify_top or (verified_any and sim < s.accept_similarity):
                 continue
-            v = self._best_orientation(listing, ref.stored_path, mirror, ref.width, sim)
+            v = self._best_orientation(listing, ref.stored_path, ref.width, sim)
             m.mirrored = v.mirrored
             m.inliers, m.ncc, m.agreement = v.result.inliers, v.result.ncc, v.result.agreement
             geometric = v.result.inliers >= s.min_inliers
@@ -162,7 +155,7 @@ class CopyDetector:
             else:
                 is_copy = sim >= s.accept_similarity
             if is_copy and v.result.outline:
-                self._attach_region(m, v.result, v.mirrored, width, listing.scale_to_original)
+                self._attach_region(m, v.result, listing.scale_to_original)
             if is_copy:
                 m.verdict = "copy"
                 m.signal = "keypoints" if geometric else "descriptor"

@@ -13,6 +13,7 @@ from PIL import Image
 from index.vector_index import atomic_write_bytes
 from vision.imageio import LoadedImage, load_image_full
 from vision.local_features import LocalFeatures, extract
+from vision.views import mirrored
 
 
 class ReferenceStore:
@@ -57,18 +58,28 @@ class ReferenceStore:
         return load_image_full(self.path(rel))
 
     def features(
-        self, rel: str, *, method: str = "orb", nfeatures: int = 1500, max_side: int | None = None
+        self,
+        rel: str,
+        *,
+        method: str = "orb",
+        nfeatures: int = 1500,
+        max_side: int | None = None,
+        mirror: bool = False,
     ) -> LocalFeatures:
-        """Local features of a stored reference, cached."""
+        """Local features of a stored reference (or of its mirror image), cached."""
         side = max_side or self.feature_max_side
-        key = (rel, side, method, nfeatures)
+        key = (rel, side, method, nfeatures, mirror)
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
         img = self.load(rel)
-        feats = extract(img.rgb, max_side=side, alpha=img.alpha, method=method, nfeatures=nfeatures)
+        rgb, alpha = img.rgb, img.alpha
+        if mirror:
+            rgb = mirrored(rgb)
+            alpha = None if alpha is None else mirrored(alpha)
+        feats = extract(rgb, max_side=side, alpha=alpha, method=method, nfeatures=nfeatures)
         with self._lock:
             self._cache[key] = feats
             while len(self._cache) > self._cache_size:

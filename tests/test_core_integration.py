@@ -47,6 +47,11 @@ def test_register_screen_remove_screen(
     best = result.matches[0]
     assert best.source == str(photos["coffee"]) and best.brand == "acme"
     assert best.box is not None and best.mirrored
+    # keypoint pairs map reference pixels to listing pixels through the crop, mirror and resize
+    w, h = Image.open(photos["coffee"]).size
+    assert len(best.pairs) >= 10
+    for (rx, ry), (lx, ly) in best.pairs:
+        assert abs((w - w // 12 - rx) * 0.75 - lx) < 6 and abs((ry - h // 10) * 0.75 - ly) < 6
 
     clean = app.screen_one("cat.jpg", photos["chelsea"])
     assert clean.verdict == "clean"

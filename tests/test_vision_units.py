@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vision.descriptor import Descriptor
-from vision.local_features import extract, verify
+from vision.local_features import _cell_agreement, extract, verify
 from vision.models import ModelNotFoundError, get_model_card, list_models
 from vision.views import content_box, listing_views
 
@@ -43,7 +43,7 @@ def test_content_box_finds_padding_and_ignores_plain_photos() -> None:
     x0, y0, x1, y1 = content_box(padded)
     assert abs(x0 - 40) <= 4 and abs(y0 - 60) <= 4 and abs(x1 - (padded.shape[1] - 40)) <= 4
     assert content_box(img) is None
-    assert [n for n, _ in listing_views(padded)] == ["full", "mirror", "trimmed"]
+    assert [n for n, _ in listing_views(padded)] == ["full", "trimmed"]
 
 
 def test_verify_finds_a_crop_and_rejects_another_image() -> None:
@@ -56,3 +56,21 @@ def test_verify_finds_a_crop_and_rejects_another_image() -> None:
     assert abs(x0 + 80) < 8 and abs(y0 + 100) < 8  # reference origin projects outside the crop
     other = verify(rf, extract(_photo(2)))
     assert other.inliers < 10 or other.ncc < 0.3
+
+
+def test_cell_agreement_counts_cells_whose_pixels_correlate() -> None:
+    a = _photo(1, 240, 240).mean(axis=2).astype(np.float32)
+    inside = np.ones(a.shape, bool)
+    good, total = _cell_agreement(a, a * 0.5 + 30, inside, 24)
+    assert total > 50 and good == total  # same pixels, other exposure: every textured cell agrees
+    rng = np.random.default_rng(0)
+    noise = rng.uniform(0, 255, a.shape).astype(np.float32)
+    good, total = _cell_agreement(a, noise, inside, 24)
+    assert total > 50 and good / total < 0.1
+    flat = np.full(a.shape, 128, np.float32)
+    assert _cell_agreement(a, flat, inside, 24) == (0, 0)  # flat on one side says nothing
+    part = inside.copy()
+    part[:, 120:] = False
+    left = np.ascontiguousarray(a[:, :120])
+    expected = _cell_agreement(left, left, inside[:, :120], 24)
+    assert _cell_agreement(a, a, part, 24) == expected and expected[1] > 20  # only cells inside the overlap

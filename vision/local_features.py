@@ -140,6 +140,34 @@ def match_one_to_one(ref: LocalFeatures, listing: LocalFeatures, ratio: float = 
 
 
 CELL_AGREE = 0.5  # a cell agrees when its pixels correlate above this after alignment
+CELL_FLAT = 4.0  # grey-level spread under which a cell is flat and says nothing
+
+
+def _cell_agreement(a: np.ndarray, b: np.ndarray, inside: np.ndarray, cell: int) -> tuple[int, int]:
+    """(cells whose pixels correlate above CELL_AGREE, textured cells compared).
+
+    The grid starts at the overlap's top-left; a cell counts when at least 90% of it is
+    inside the overlap and neither side is flat there.
+    """
+    ys, xs = np.nonzero(inside)
+    y0, x0 = int(ys.min()), int(xs.min())
+    ny, nx = (int(ys.max()) - y0 + 1) // cell, (int(xs.max()) - x0 + 1) // cell
+    if ny <= 0 or nx <= 0:
+        return 0, 0
+    y1, x1 = y0 + ny * cell, x0 + nx * cell
+
+    def blocks(img: np.ndarray) -> np.ndarray:
+        return img[y0:y1, x0:x1].reshape(ny, cell, nx, cell).swapaxes(1, 2).reshape(ny, nx, cell * cell)
+
+    m = blocks(inside.astype(np.float32)).mean(axis=2)
+    pa, pb = blocks(a), blocks(b)
+    pa = pa - pa.mean(axis=2, keepdims=True)
+    pb = pb - pb.mean(axis=2, keepdims=True)
+    sa = np.sqrt((pa * pa).mean(axis=2))
+    sb = np.sqrt((pb * pb).mean(axis=2))
+    used = (m >= 0.9) & (sa >= CELL_FLAT) & (sb >= CELL_FLAT)
+    corr = (pa * pb).mean(axis=2) / np.maximum(sa * sb, 1e-6)
+    return int((used & (corr > CELL_AGREE)).sum()), int(used.sum())
 
 
 def _photometric(
@@ -170,21 +198,7 @@ def _photometric(
     denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
     ncc = float((a * b).sum() / denom) if denom > 1e-6 else 0.0
     cell = max(12, min(lw, lh) // 16)
-    ys, xs = np.nonzero(inside)
-    good = total = 0
-    for y0 in range(int(ys.min()), int(ys.max()) - cell + 2, cell):
-        for x0 in range(int(xs.min()), int(xs.max()) - cell + 2, cell):
-            m = inside[y0 : y0 + cell, x0 : x0 + cell]
-            if m.mean() < 0.9:
-                continue
-            pa = a_img[y0 : y0 + cell, x0 : x0 + cell]
-            pb = b_img[y0 : y0 + cell, x0 : x0 + cell]
-            sa, sb = float(pa.std()), float(pb.std())
-            if sa < 4.0 or sb < 4.0:
-                continue  # flat on either side (padding, fills, plain backdrop): says nothing
-            total += 1
-            c = float(((pa - pa.mean()) * (pb - pb.mean())).mean() / (sa * sb))
-            good += c > CELL_AGREE
+    good, total = _cell_agreement(a_img, b_img, inside, cell)
     agreement = good / total if total >= 4 else 0.0
     return ncc, agreement, coverage
 

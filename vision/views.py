@@ -1,7 +1,7 @@
-"""Extra views of a listing for the global descriptor: mirrored, and with borders trimmed.
+"""Extra views of a listing for the global descriptor: borders trimmed; mirroring helpers.
 
-Copiers pad shots, put them in screenshot frames, or mirror them; the descriptor of the
-whole listing then drifts away from the reference's. A few cheap views bring it back.
+Copiers pad shots or put them in screenshot frames; the descriptor of the whole listing
+then drifts away from the reference's. Trimming the flat borders brings it back.
 """
 
 from __future__ import annotations
@@ -57,8 +57,13 @@ def centre_crop(image: np.ndarray, keep: float = 0.7) -> np.ndarray:
 
 
 def listing_views(image: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """Named views to embed: always ``full`` and ``mirror``; ``trimmed`` when borders were found."""
-    views = [("full", image), ("mirror", mirrored(image))]
+    """Named views to embed: always ``full``; ``trimmed`` when borders were found.
+
+    No mirrored view: SSCD scores a mirrored copy nearly as high as the original
+    (measured on the dev split: the true reference in the top 3 for 95.8% of copies with a
+    mirrored view, 95.8% without), and verification tries both orientations anyway.
+    """
+    views = [("full", image)]
     box = content_box(image)
     if box is not None:
         x0, y0, x1, y1 = box
