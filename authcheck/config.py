@@ -31,8 +31,9 @@ class Settings:
     min_inliers: int = 10
     min_agreement: float = 0.5  # share of aligned cells whose pixels must agree
     local_features: str = "orb"  # orb (fast) or sift
-    local_nfeatures: int = 1500
-    fallback_features: str = "sift"  # slower, sturdier features tried when the fast ones fail ("" = never)
+    local_nfeatures: int = 1500  # keypoints of the listing (a copy may fill a small part of it)
+    ref_nfeatures: int = 700  # keypoints of a reference (it fills its whole image); matching cost ~ both
+    fallback_features: str = ""  # slower, sturdier features tried when the fast ones fail, e.g. "sift"
     fallback_floor: float = 0.3  # ... but only for candidates at least this similar
     # Throughput
     workers: int = max(1, min(os.cpu_count() or 1, 8))  # images decoded and screened in parallel
@@ -44,6 +45,7 @@ class Settings:
     logo_max_side: int = 800  # listing long side for logo search, px
     logo_coarse_min: float = 0.6  # coarse template (edge-orientation) correlation worth a closer look
     logo_level_hits: int = 64  # coarse hits per pyramid level looked at exactly
+    logo_own_best: bool = False  # also look at each logo's own best windows per level (more recall, more FP)
     logo_min_frac: float = 0.08  # smallest logo searched, fraction of the listing's width
     logo_max_frac: float = 0.35  # largest logo searched, fraction of the listing's long side
     logo_scale_step: float = 1.26  # ratio between scan scales

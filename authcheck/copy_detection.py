@@ -82,7 +82,7 @@ class CopyDetector:
         Reference points of the result are in original reference pixels, unmirrored.
         """
         s = self.settings
-        ref_feats = self.refs.features(ref_path, method=method, nfeatures=s.local_nfeatures, mirror=mirror)
+        ref_feats = self.refs.features(ref_path, method=method, nfeatures=s.ref_nfeatures, mirror=mirror)
         lis_feats = listing.features(s.feature_max_side, method, s.local_nfeatures)
         v = verify(ref_feats, lis_feats, model="similarity", min_inliers=s.min_inliers)
         # verify() reports reference points in stored-copy pixels; evidence wants original pixels.
