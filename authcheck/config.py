@@ -35,6 +35,8 @@ class Settings:
     ref_nfeatures: int = 700  # keypoints of a reference (it fills its whole image); matching cost ~ both
     fallback_features: str = ""  # slower, sturdier features tried when the fast ones fail, e.g. "sift"
     fallback_floor: float = 0.3  # ... but only for candidates at least this similar
+    coarse_max_side: int = 240  # second try at this size for similar candidates (blurred copies); 0 = off
+    coarse_floor: float = 0.4  # ... for candidates at least this similar
     # Throughput
     workers: int = max(1, min(os.cpu_count() or 1, 8))  # images decoded and screened in parallel
     # Image handling

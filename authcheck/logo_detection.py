@@ -14,6 +14,7 @@ references change (building takes a few milliseconds per logo).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from authcheck.config import Settings
 from authcheck.refstore import ReferenceStore
 from authcheck.results import Match
 from index.catalogue import Catalogue
-from index.logo_index import LogoTemplateIndex
+from index.logo_index import DENSE_UP_TO, LogoTemplateIndex
 from vision.logo_features import (
     INNER,
     WINDOW,
@@ -38,6 +39,18 @@ from vision.logo_features import (
 from vision.logo_scan import ScanLevel, rect_ncc, scan_levels
 
 EVIDENCE_POINTS = 24  # silhouette contour points reported as matched pairs
+
+try:  # BLAS threads on the scan's small matrix products cost more than they save (4x on 2 busy cores)
+    from threadpoolctl import ThreadpoolController
+
+    _THREADS: ThreadpoolController | None = ThreadpoolController()
+except ImportError:  # optional: without it BLAS keeps its own threading
+    _THREADS = None
+
+
+def _single_blas() -> contextlib.AbstractContextManager:
+    """A context running BLAS on one thread where threadpoolctl is installed."""
+    return _THREADS.limit(limits=1, user_api="blas") if _THREADS is not None else contextlib.nullcontext()
 
 
 @dataclass
@@ -88,6 +101,7 @@ class LogoDetector:
         self._entries: list[_LogoEntry] = []
         self._templates: _Templates | None = None
         self._index = LogoTemplateIndex(np.zeros((0, 0), np.float32), np.zeros(0))
+        self._starts = np.zeros(0, np.int64)  # first template row of each entry (rows are grouped)
         self._generation = -1
         self._lock = threading.Lock()
 
@@ -123,6 +137,8 @@ class LogoDetector:
                 )
                 support = (templates.rects[:, 2] * templates.rects[:, 3]).astype(np.float64)
                 index = LogoTemplateIndex(templates.vectors, support, dims=self.settings.logo_index_dims)
+                owner = templates.owner
+                self._starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
             else:
                 templates, index = None, LogoTemplateIndex(np.zeros((0, 0), np.float32), np.zeros(0))
             self._entries, self._templates, self._index, self._generation = entries, templates, index, gen
@@ -137,21 +153,29 @@ class LogoDetector:
         tm = self._templates
         assert tm is not None
         cols: list[tuple[np.ndarray, ...]] = []
+        dense = len(tm.vectors) <= DENSE_UP_TO
         for n, level in enumerate(levels):
             if not len(level.active):
                 continue
-            vecs = self._index.project(level.vectors[level.active])
-            hits = self._index.search(vecs, k=2, min_score=s.logo_coarse_min * 0.8)
-            if not len(hits.windows):
-                continue
+            vecs = self._index.project(level.patches[level.active]) / level.norms[level.active, None]
+            if dense:
+                hits = self._index.hits(vecs, k=2, min_score=s.logo_coarse_min * 0.8)
+            else:
+                hits = self._index.search(vecs, k=2, min_score=s.logo_coarse_min * 0.8)
             keep = np.ones(len(hits.windows), bool)
             if allowed is not None:
                 keep = np.isin(tm.owner[hits.templates], list(allowed))
             if keep.sum() > s.logo_level_hits:  # the level's best approximate hits only
                 keep &= hits.scores >= np.sort(hits.scores[keep])[-s.logo_level_hits]
-            if not keep.any():
-                continue
             win, rows, signs = level.active[hits.windows[keep]], hits.templates[keep], hits.signs[keep]
+            if dense and s.logo_own_best and hits.all_scores is not None:
+                # and each logo's own best places, however it ranks against other logos' hits
+                w2, r2 = self._per_logo_best(level, hits.all_scores, allowed)
+                win = np.concatenate([win, w2])
+                rows = np.concatenate([rows, r2])
+                signs = np.concatenate([signs, np.ones(len(w2), signs.dtype)])
+            if not len(win):
+                continue
             exact = rect_ncc(level, win, tm.vectors[rows], tm.rects[rows]) * signs
             good = exact >= s.logo_coarse_min
             xs, ys = level.position(win[good])
@@ -172,6 +196,40 @@ class LogoDetector:
                 ((xs[i] + half) * k, (ys[i] + half) * k),
                 INNER * k,
             )
+
+    def _per_logo_best(
+        self, level: ScanLevel, scores: np.ndarray, allowed: set[int] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each logo's best two distinct windows in ``level``: (windows, template rows).
+
+        ``scores``: approximate scores of all active windows (rows) against all templates.
+
+        Each logo keeps its best window and its best one away from it, so a logo scoring low in absolute terms
+        (a simple shape on a busy photo) still gets looked at where it fits best.
+        """
+        tm = self._templates
+        assert tm is not None
+        starts = self._starts
+        per_logo = np.maximum.reduceat(scores, starts, axis=1)  # (m, logos with templates)
+        col_entry = tm.owner[starts]
+        if allowed is not None:
+            per_logo[:, ~np.isin(col_entry, list(allowed))] = -np.inf
+        act = level.active
+        x, y = level.position(act)
+        first = np.argmax(per_logo, axis=0)  # (E,)
+        far = (np.abs(x[:, None] - x[first][None]) > WINDOW // 2) | (
+            np.abs(y[:, None] - y[first][None]) > WINDOW // 2
+        )
+        second = np.argmax(np.where(far, per_logo, -np.inf), axis=0)
+        logos = np.arange(per_logo.shape[1])
+        win = np.concatenate([first, second])
+        col = np.concatenate([logos, logos])
+        keep = per_logo[win, col] >= self.settings.logo_coarse_min * 0.8
+        win, ent = win[keep], col_entry[col[keep]]
+        # the best template (rotation) of that logo at that window
+        own = tm.owner[None, :] == ent[:, None]
+        rows = np.argmax(np.where(own, scores[win], -np.inf), axis=1)
+        return act[win], rows
 
     def _pick(self, cands: Iterable[_Candidate]) -> list[_Candidate]:
         """The best distinct candidates: at most ``logo_per_logo`` places or scales per logo, ``logo_verify`` in all."""
@@ -210,8 +268,10 @@ class LogoDetector:
         levels = scan_levels(
             image, min_frac=s.logo_min_frac, max_frac=s.logo_max_frac, step=s.logo_scale_step
         )
+        with _single_blas():
+            picked = self._pick(self._candidates(levels, allowed))
         verified: list[tuple[int, LogoPlacement]] = []
-        for c in self._pick(self._candidates(levels, allowed)):
+        for c in picked:
             if any(e == c.entry for e, _ in verified):
                 continue
             p = verify_placement(

@@ -18,6 +18,7 @@ import faiss
 import numpy as np
 
 HNSW_FROM = 20_000  # stored rows from which the graph index is used
+DENSE_UP_TO = 4_000  # templates up to which an exhaustive matmul replaces the FAISS search
 
 
 @dataclass
@@ -28,6 +29,7 @@ class TemplateHits:
     templates: np.ndarray  # (n,) int64 template row
     signs: np.ndarray  # (n,) +1 (as drawn) / -1 (inverted)
     scores: np.ndarray  # (n,) float32 approximate correlation
+    all_scores: np.ndarray | None = None  # (queries, T) every score, from :meth:`LogoTemplateIndex.hits`
 
 
 class LogoTemplateIndex:
@@ -43,6 +45,7 @@ class LogoTemplateIndex:
         self.dims = max(1, min(dims, self.count, p))
         if self.count == 0:
             self.basis = np.zeros((self.dims, p), np.float32)
+            self.matrix = np.zeros((0, self.dims), np.float32)
             self.index = faiss.IndexFlatIP(self.dims)
             return
         _, _, vt = np.linalg.svd(templates.astype(np.float64), full_matrices=False)
@@ -50,6 +53,7 @@ class LogoTemplateIndex:
         # Scale each template so that window . template ~ correlation over its own support.
         weight = np.sqrt(p / np.maximum(support, 1.0)).astype(np.float32)[:, None]
         proj = (templates @ self.basis.T) * weight
+        self.matrix = np.ascontiguousarray(proj.astype(np.float32))  # (T, dims) as stored (unmirrored)
         both = np.ascontiguousarray((np.vstack([proj, -proj]) if mirrored else proj).astype(np.float32))
         if len(both) >= HNSW_FROM:
             self.index = faiss.IndexHNSWFlat(self.dims, 32, faiss.METRIC_INNER_PRODUCT)
@@ -64,6 +68,42 @@ class LogoTemplateIndex:
     def project(self, vectors: np.ndarray) -> np.ndarray:
         """Listing windows (zero-mean, normalised) in the index's space."""
         return np.ascontiguousarray(vectors @ self.basis.T, dtype=np.float32)
+
+    def scores(self, vectors: np.ndarray) -> np.ndarray:
+        """Approximate correlation of every projected window with every template: (n, T), exhaustive.
+
+        Cheaper than :meth:`search` while templates are few (the product is one small matmul),
+        and it keeps every template's score, so each logo's best windows can be taken.
+        """
+        return vectors @ self.matrix.T
+
+    def hits(self, vectors: np.ndarray, k: int = 2, min_score: float = 0.5) -> TemplateHits:
+        """:meth:`search` done exhaustively by :meth:`scores` (exact in the projected space), keeping all scores."""
+        if self.count == 0 or len(vectors) == 0:
+            return self.search(vectors, k, min_score)
+        raw = self.scores(vectors)
+        both = np.hstack([raw, -raw]) if self.copies == 2 else raw
+        k = min(k, both.shape[1])
+        # the k best columns by repeated argmax: far cheaper than argpartition on short rows
+        work = both.copy() if k > 1 else both
+        picks, vals = [], []
+        for j in range(k):
+            col = np.argmax(work, axis=1)
+            picks.append(col)
+            vals.append(work[np.arange(len(work)), col])
+            if j + 1 < k:
+                work[np.arange(len(work)), col] = -np.inf
+        top, sc = np.stack(picks, axis=1), np.stack(vals, axis=1)
+        keep = sc >= min_score
+        windows = np.nonzero(keep)[0].astype(np.int64)
+        rows = top[keep].astype(np.int64)
+        return TemplateHits(
+            windows=windows,
+            templates=rows % self.count,
+            signs=np.where(rows < self.count, 1, -1),
+            scores=sc[keep].astype(np.float32),
+            all_scores=raw,
+        )
 
     def search(self, vectors: np.ndarray, k: int = 2, min_score: float = 0.5) -> TemplateHits:
         """The ``k`` best templates per window (``vectors``: projected windows), kept above ``min_score``."""

@@ -61,6 +61,26 @@ def test_templates_are_unit_fields_and_the_mirrored_index_finds_them_in_either_s
     assert list(hits.windows) == [0] and list(hits.templates) == [2]  # the negated window finds nothing
 
 
+def test_exhaustive_hits_agree_with_the_faiss_search_and_keep_every_score() -> None:
+    shape = logo_shape(np.zeros((200, 300, 3), np.uint8), _logo_alpha())
+    tm = coarse_templates(shape)
+    support = np.array([r[2] * r[3] for r in tm.rects], np.float64)
+    rng = np.random.default_rng(0)
+    queries = np.vstack([tm.vectors, rng.normal(size=(20, tm.vectors.shape[1])).astype(np.float32) * 0.05])
+    for mirrored in (False, True):
+        index = LogoTemplateIndex(tm.vectors, support, dims=8, mirrored=mirrored)
+        proj = index.project(queries)
+        slow = index.search(proj, k=2, min_score=0.3)
+        fast = index.hits(proj, k=2, min_score=0.3)
+        assert sorted(zip(slow.windows, slow.templates, slow.signs, strict=True)) == sorted(
+            zip(fast.windows, fast.templates, fast.signs, strict=True)
+        )
+        assert np.allclose(sorted(slow.scores), sorted(fast.scores), atol=1e-4)
+        assert fast.all_scores is not None and fast.all_scores.shape == (len(queries), len(tm.vectors))
+        # every template finds itself best
+        assert list(np.argmax(fast.all_scores[: len(tm.vectors)], axis=1)) == list(range(len(tm.vectors)))
+
+
 def test_orientation_field_ignores_polarity_and_colour_but_not_direction() -> None:
     alpha = _logo_alpha().astype(np.float32) / 255.0
     dark = orientation_field(1.0 - alpha)

@@ -31,9 +31,14 @@ class ScanLevel:
     xs: np.ndarray  # window left edges (level px)
     ys: np.ndarray  # window top edges (level px)
     patches: np.ndarray  # (n, 2*WINDOW*WINDOW) float32, edge-field windows (row-major over ys, xs)
-    vectors: np.ndarray  # (n, 2*WINDOW*WINDOW) edge-field windows / their RMS * WINDOW
+    norms: np.ndarray  # (n,) float32: a window's normalised vector is its patch / its norm
     integral_sq: np.ndarray  # integral image of the squared edge-field magnitude
     active: np.ndarray  # (m,) windows with enough edges to hold a logo
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """(n, 2*WINDOW*WINDOW) edge-field windows / their RMS * WINDOW (built on demand)."""
+        return self.patches / self.norms[:, None]
 
     def position(self, i: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
         """Window top-left (x, y) of flat window index ``i``, level px."""
@@ -85,18 +90,28 @@ def _level(img: np.ndarray, scale: float, stride: int) -> ScanLevel:
     wins = [np.lib.stride_tricks.sliding_window_view(g, (WINDOW, WINDOW))[::stride, ::stride] for g in grad]
     gh, gw = wins[0].shape[:2]
     patches = np.concatenate([w.reshape(gh * gw, n) for w in wins], axis=1)
-    rms = np.sqrt((patches * patches).sum(axis=1, keepdims=True) / n)
-    vectors = patches / (np.maximum(rms, MIN_GRAD) * WINDOW)
-    active = np.nonzero(rms[:, 0] >= 2 * MIN_GRAD)[0]
     energy = (grad * grad).sum(axis=0)
+    # window energy from the integral image: no pass over the (n, 512) patch matrix
+    integral_sq = cv2.integral(energy, sdepth=cv2.CV_64F)
+    ys = np.arange(gh) * stride
+    xs = np.arange(gw) * stride
+    y0, x0 = ys[:, None], xs[None, :]
+    win_e = (
+        integral_sq[y0 + WINDOW, x0 + WINDOW]
+        - integral_sq[y0, x0 + WINDOW]
+        - integral_sq[y0 + WINDOW, x0]
+        + integral_sq[y0, x0]
+    ).ravel()
+    rms = np.sqrt(np.maximum(win_e, 0.0) / n)
+    active = np.nonzero(rms >= 2 * MIN_GRAD)[0]
     return ScanLevel(
         scale=scale,
         image=img,
-        xs=np.arange(gw) * stride,
-        ys=np.arange(gh) * stride,
+        xs=xs,
+        ys=ys,
         patches=patches,
-        vectors=vectors.astype(np.float32),
-        integral_sq=cv2.integral(energy, sdepth=cv2.CV_64F),
+        norms=(np.maximum(rms, MIN_GRAD) * WINDOW).astype(np.float32),
+        integral_sq=integral_sq,
         active=active,
     )
 
