@@ -33,8 +33,9 @@ class Settings:
     local_features: str = "orb"  # orb (fast) or sift
     local_nfeatures: int = 1500  # keypoints of the listing (a copy may fill a small part of it)
     ref_nfeatures: int = 700  # keypoints of a reference (it fills its whole image); matching cost ~ both
-    fallback_features: str = ""  # slower, sturdier features tried when the fast ones fail, e.g. "sift"
-    fallback_floor: float = 0.3  # ... but only for candidates at least this similar
+    fallback_features: str = "sift"  # sturdier, slower features when the fast ones fail ("" = none)
+    fallback_ref_nfeatures: int = 1500  # ... with this many reference keypoints
+    fallback_floor: float = 0.4  # ... for candidates at least this similar
     coarse_max_side: int = 240  # second try at this size for similar candidates (blurred copies); 0 = off
     coarse_floor: float = 0.4  # ... for candidates at least this similar
     # Throughput

@@ -30,15 +30,24 @@ class ListingInput:
     view_names: list[str]
     vectors: np.ndarray  # (V, D)
     scale_to_original: float = 1.0  # multiply listing-pixel coordinates by this for the original
-    _features: dict[str, LocalFeatures] | None = None
+    _features: dict[tuple[str, int], LocalFeatures] | None = None
 
     def features(self, max_side: int, method: str, nfeatures: int) -> LocalFeatures:
-        """Local features of the listing, computed once per method (mirroring is done on the reference)."""
+        """Local features of the listing, computed once per method and size (mirroring is done on the reference)."""
         if self._features is None:
             self._features = {}
-        if method not in self._features:
-            self._features[method] = extract(self.rgb, max_side=max_side, nfeatures=nfeatures, method=method)
-        return self._features[method]
+        key = (method, max_side)
+        if key not in self._features:
+            self._features[key] = extract(self.rgb, max_side=max_side, nfeatures=nfeatures, method=method)
+        return self._features[key]
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    method: str  # local feature kind
+    side: int  # long side of both images for feature extraction, px
+    ref_nfeatures: int
+    mirror: bool  # match the mirrored reference
 
 
 @dataclass
@@ -75,34 +84,54 @@ class CopyDetector:
         return [(rid, sim, view) for rid, (sim, view) in ranked[: self.settings.candidates]]
 
     def _verify(
-        self, listing: ListingInput, ref_path: str, mirror: bool, ref_width: int, method: str
+        self, listing: ListingInput, ref_path: str, ref_width: int, attempt: _Attempt
     ) -> Verification:
-        """Match the reference (mirrored when ``mirror``) into the listing.
+        """Match the reference (mirrored when the attempt says so) into the listing.
 
         Reference points of the result are in original reference pixels, unmirrored.
         """
         s = self.settings
-        ref_feats = self.refs.features(ref_path, method=method, nfeatures=s.ref_nfeatures, mirror=mirror)
-        lis_feats = listing.features(s.feature_max_side, method, s.local_nfeatures)
+        ref_feats = self.refs.features(
+            ref_path,
+            method=attempt.method,
+            nfeatures=attempt.ref_nfeatures,
+            mirror=attempt.mirror,
+            max_side=attempt.side,
+        )
+        lis_feats = listing.features(attempt.side, attempt.method, s.local_nfeatures)
         v = verify(ref_feats, lis_feats, model="similarity", min_inliers=s.min_inliers)
         # verify() reports reference points in stored-copy pixels; evidence wants original pixels.
         stored_w = ref_feats.size[0] / ref_feats.scale
         k = ref_width / stored_w
-        if v.pairs and (mirror or abs(k - 1.0) > 1e-3):
-            v.pairs = [(((stored_w - rx) * k if mirror else rx * k, ry * k), lp) for (rx, ry), lp in v.pairs]
+        if v.pairs and (attempt.mirror or abs(k - 1.0) > 1e-3):
+            v.pairs = [
+                (((stored_w - rx) * k if attempt.mirror else rx * k, ry * k), lp) for (rx, ry), lp in v.pairs
+            ]
         return v
+
+    def _attempts(self, similarity: float) -> list[_Attempt]:
+        """Verification attempts for a candidate, cheapest first, each as is and mirrored.
+
+        Every candidate gets fast features; similar ones also a coarse scale (heavy blur
+        leaves few keypoints at full scale) and a reference with more keypoints (rotated,
+        pasted and overlaid copies keep only part of the reference's keypoints).
+        """
+        s = self.settings
+        plans = [(s.local_features, s.feature_max_side, s.ref_nfeatures)]
+        if s.coarse_max_side and similarity >= s.coarse_floor:
+            plans.append((s.local_features, s.coarse_max_side, s.ref_nfeatures))
+        if s.fallback_features and similarity >= s.fallback_floor:
+            plans.append((s.fallback_features, s.feature_max_side, s.fallback_ref_nfeatures))
+        return [_Attempt(method, side, n, mirror) for method, side, n in plans for mirror in (False, True)]
 
     def _best_orientation(
         self, listing: ListingInput, ref_path: str, ref_width: int, similarity: float
     ) -> _Oriented:
-        """Verify with fast features as is, then mirrored; then with the fallback features if unsure."""
+        """The best verification over the attempts, stopping at the first that confirms a copy."""
         s = self.settings
-        tries = [(s.local_features, False), (s.local_features, True)]
-        if s.fallback_features and similarity >= s.fallback_floor:
-            tries += [(s.fallback_features, False), (s.fallback_features, True)]
         best: _Oriented | None = None
-        for method, orient in tries:
-            got = _Oriented(self._verify(listing, ref_path, orient, ref_width, method), orient)
+        for attempt in self._attempts(similarity):
+            got = _Oriented(self._verify(listing, ref_path, ref_width, attempt), attempt.mirror)
             if best is None or self._rank(got) > self._rank(best):
                 best = got
             if best.result.inliers >= s.min_inliers and best.result.agreement >= s.min_agreement:
