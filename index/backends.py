@@ -53,7 +53,11 @@ def backend_options(name: str, home: Path, settings: Mapping[str, object] | None
     ``settings`` holds ``index_*``/``milvus_*`` keys (defaults: ``<home>/config.json``).
     """
     options = IndexOptions.from_mapping(settings if settings is not None else _config(home))
-    build = {"train_sample": options.train_sample, "target_recall": options.target_recall}
+    build = {
+        "train_sample": options.train_sample,
+        "target_recall": options.target_recall,
+        "max_probe_share": options.max_probe_share,
+    }
     return {**_backend(name, Path(home), options), "build_options": build}
 
 

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 MEASURE_QUERIES = 200
 SEARCH_K = 20  # what copy detection asks the space for (candidates * 4)
-NPROBES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+NPROBES = tuple(2**i for i in range(17))  # 1, 2, 4, ... 65536 (FAISS caps nlist there too)
 
 
 def make_index(factory: Callable[..., VectorIndex], dim: int, count: int = 0, space: str = "") -> VectorIndex:
@@ -104,6 +104,7 @@ def build_index(
     views: int,
     train_sample: int = 200_000,
     target_recall: float = 0.99,
+    max_probe_share: float = 0.25,
     measure: bool = True,
     seed: int = 0,
 ) -> VectorIndex:
@@ -135,7 +136,7 @@ def build_index(
         "train_seconds": round(trained - start_train, 2),
     }
     if len(queries) and len(index):
-        report.update(tune(index, queries, best_id, target_recall))
+        report.update(tune(index, queries, best_id, target_recall, max_probe_share))
     if hasattr(index, "measured"):
         index.measured = report  # type: ignore[attr-defined]
     log.info("built %s index for %s: %d vectors, %s", index.kind, space, len(index), report)
@@ -158,19 +159,41 @@ def latency_ms(index: VectorIndex, queries: np.ndarray, k: int = SEARCH_K) -> tu
     return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 95) * 1e3)
 
 
-def tune(index: VectorIndex, queries: np.ndarray, truth: np.ndarray, target_recall: float) -> dict:
-    """Pick the smallest ``nprobe`` reaching ``target_recall`` (IVF only); measure recall and latency."""
+def tune(
+    index: VectorIndex,
+    queries: np.ndarray,
+    truth: np.ndarray,
+    target_recall: float,
+    max_probe_share: float = 1.0,
+) -> dict:
+    """Pick the smallest ``nprobe`` reaching ``target_recall`` (IVF only); measure recall and latency.
+
+    ``nprobe`` never goes past ``max_probe_share`` of the lists: when the target is out of reach
+    below that, the cap is kept (``target_reached`` false) rather than probing every list, which
+    costs more than exact flat search (measured at 1M: p50 360 ms exhaustive against 55 ms at 1/4).
+    """
     out: dict = {"queries": len(queries), "query_kind": "catalogue vectors turned to cosine 0.25-0.75"}
     nlist = getattr(index, "nlist", None)
     if nlist is not None:
+        limit = max(1, min(nlist, int(nlist * max_probe_share)))
         tried = {}
-        for nprobe in [p for p in NPROBES if p < nlist] + [nlist]:
+        for nprobe in [p for p in NPROBES if p < limit] + [limit]:
             index.nprobe = nprobe  # type: ignore[attr-defined]
             tried[nprobe] = round(recall_at_1(index, queries, truth), 4)
             if tried[nprobe] >= target_recall:
                 break
         out["nprobe_recall"] = {str(k): v for k, v in tried.items()}
         out["target_recall"] = target_recall
+        out["max_probe_share"] = max_probe_share
+        out["target_reached"] = max(tried.values()) >= target_recall
+        if not out["target_reached"]:
+            log.warning(
+                "nprobe capped at %d of %d lists: recall@1 %.3f < target %.3f",
+                limit,
+                nlist,
+                tried[limit],
+                target_recall,
+            )
     out["recall_at_1"] = round(recall_at_1(index, queries, truth), 4)
     p50, p95 = latency_ms(index, queries[: min(len(queries), 100)])
     out["search_ms_p50"], out["search_ms_p95"] = round(p50, 3), round(p95, 3)

@@ -26,6 +26,7 @@ class IndexOptions:
     memory_gb: float = 1.5  # auto: RAM the index may take (codes, ids, centroids)
     target_recall: float = 0.99  # rebuild tunes nprobe to reach this recall@1 against exact search
     train_sample: int = 200_000  # vectors sampled from the catalogue to train IVF/PQ
+    max_probe_share: float = 0.25  # tuning never probes more than this share of the IVF lists
     pq_m: int = 64  # ivf_pq: bytes per vector
     milvus_uri: str = "milvus.db"  # a path (Milvus Lite, relative to home) or http(s)://host:19530
     milvus_collection_prefix: str = "authcheck"

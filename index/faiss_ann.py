@@ -148,6 +148,11 @@ class IvfIndex(VectorIndex):
     def create(cls, dim: int, plan: IndexPlan, train_points: int | None = None) -> IvfIndex:
         """An untrained index for ``plan`` (sized for ``train_points`` training vectors when known)."""
         index = faiss.index_factory(dim, cls.index_key(plan, dim, train_points), faiss.METRIC_INNER_PRODUCT)
+        ivf = faiss.downcast_index(faiss.extract_index_ivf(index))
+        if isinstance(ivf, faiss.IndexIVFPQ):
+            # the factory turns on polysemous training (code reordering for Hamming filtering, which
+            # we never search with): it took ~10 min on 20k vectors here, for nothing
+            ivf.do_polysemous_training = False
         return cls(dim, plan.kind, index, plan.nprobe)
 
     # -- properties -------------------------------------------------------------------
@@ -190,9 +195,11 @@ class IvfIndex(VectorIndex):
 
     def _retarget_for(self, count: int) -> None:
         """Before training on ``count`` vectors: as many lists as they can train, small-sample PQ."""
-        from index.choose import nlist_for
+        from index.choose import MIN_POINTS_PER_LIST
 
-        nlist = min(nlist_for(count), self.nlist)
+        nlist = self.nlist  # planned for the whole catalogue; a sample of it trains as many lists as it can
+        while nlist > 1 and nlist * MIN_POINTS_PER_LIST > count:
+            nlist //= 2
         plan = IndexPlan(self.kind, nlist=nlist, nprobe=min(self.nprobe, nlist), pq_m=self._pq_m())
         if IvfIndex.index_key(plan, self.dim, count) != self.describe():
             fresh = IvfIndex.create(self.dim, plan, count)

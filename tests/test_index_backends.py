@@ -145,6 +145,31 @@ def test_untrained_ivf_trains_on_first_add(data) -> None:
     assert "retrain" in (index.needs_rebuild() or "")
 
 
+def test_sample_trains_the_planned_lists_it_can_and_pq_skips_polysemous() -> None:
+    index = IvfIndex.create(DIM, plan_index(1_000_000, DIM, kind="ivf_sq8"))  # plans 4096 lists
+    index._retarget_for(200_000)  # the default sample: 39 points for each of 4096 lists (not 4*sqrt(200k))
+    assert index.nlist == 4096
+    index._retarget_for(80_000)
+    assert index.nlist == 2048
+    pq = IvfIndex.create(DIM, plan_index(1_000_000, DIM, IndexOptions(pq_m=16), kind="ivf_pq"))
+    assert not faiss.downcast_index(faiss.extract_index_ivf(pq.faiss_index)).do_polysemous_training
+
+
+def test_tuning_stops_at_the_probe_cap_when_the_target_is_out_of_reach(data) -> None:
+    from index.build import tune
+
+    ids, base, queries = data
+    index = IvfIndex.create(DIM, plan_index(len(ids), DIM, kind="ivf_sq8"))
+    index.train(base)
+    index.add(ids, base)
+    truth = ids[np.argmax(queries @ base.T, axis=1)]
+    out = tune(index, queries, truth, target_recall=1.01, max_probe_share=0.25)  # unreachable target
+    assert index.nprobe == index.nlist // 4 and out["target_reached"] is False
+    assert max(int(k) for k in out["nprobe_recall"]) == index.nlist // 4
+    out = tune(index, queries, truth, target_recall=0.5, max_probe_share=0.25)
+    assert out["target_reached"] is True and index.nprobe <= index.nlist // 4
+
+
 def test_auto_plan_by_size_and_memory() -> None:
     opts = IndexOptions(flat_max=1000, memory_gb=1.5)
     assert plan_index(500, 512, opts).kind == "flat"
@@ -184,5 +209,5 @@ def test_unknown_backend_and_settings_from_config(tmp_path: Path) -> None:
         backend_options("annoy", tmp_path)
     (tmp_path / "config.json").write_text('{"index_target_recall": 0.9, "index_train_sample": 5000}')
     opts = backend_options("auto", tmp_path)
-    assert opts["build_options"] == {"train_sample": 5000, "target_recall": 0.9}
+    assert opts["build_options"] == {"train_sample": 5000, "target_recall": 0.9, "max_probe_share": 0.25}
     assert set(BACKENDS) >= {"auto", "flat", "ivf_sq8", "ivf_pq", "milvus"}
