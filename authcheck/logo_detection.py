@@ -33,6 +33,7 @@ from vision.logo_features import (
     LogoPlacement,
     LogoShape,
     coarse_templates,
+    contour_points,
     logo_shape,
     verify_placement,
 )
@@ -60,6 +61,7 @@ class _LogoEntry:
     source: str
     shape: LogoShape
     to_original: float  # original logo px per stored-copy px
+    contour: tuple[np.ndarray, np.ndarray]  # silhouette contour points and inward normals (canonical)
 
 
 @dataclass
@@ -127,7 +129,16 @@ class LogoDetector:
                     rects.append(tmpl.rects[j])
                     owner.append(len(entries))
                     affs.append(np.vstack([tmpl.to_window[j], [0.0, 0.0, 1.0]]))
-                entries.append(_LogoEntry(ref.id, ref.brand, ref.source, shape, ref.width / img.rgb.shape[1]))
+                entries.append(
+                    _LogoEntry(
+                        ref.id,
+                        ref.brand,
+                        ref.source,
+                        shape,
+                        ref.width / img.rgb.shape[1],
+                        contour_points(shape.mask),
+                    )
+                )
             if vecs:
                 templates = _Templates(
                     np.stack(vecs).astype(np.float32),
@@ -281,16 +292,27 @@ class LogoDetector:
                 polarity=c.polarity,
                 iterations=s.logo_refine_steps,
                 min_start=s.logo_min_start,
+                contour=self._entries[c.entry].contour,
             )
-            if p is not None and p.edges >= s.logo_min_edges and p.ncc >= s.logo_min_ncc:
+            if p is not None and self._accepts(p):
                 verified.append((c.entry, p))
         # One place shows one logo: where found logos overlap, the best-fitting one stays.
-        verified.sort(key=lambda t: -t[1].edges)
+        verified.sort(key=lambda t: (-t[1].coverage, -t[1].edges))
         found: list[tuple[int, LogoPlacement]] = []
         for entry, p in verified:
             if not any(_overlap(p.box, q.box) > 0.5 for _, q in found):
                 found.append((entry, p))
         return found
+
+    def _accepts(self, p: LogoPlacement) -> bool:
+        """Whether a refined placement fits well enough to report: its contour found, the frame's edges its own."""
+        s = self.settings
+        return (
+            p.coverage >= s.logo_min_coverage
+            and p.explained >= s.logo_min_explained
+            and p.edges >= s.logo_min_edges
+            and p.ncc >= s.logo_min_ncc
+        )
 
     def detect(
         self,
@@ -318,7 +340,7 @@ class LogoDetector:
                     source=entry.source,
                     brand=entry.brand,
                     kind="logo",
-                    score=float(min(1.0, 0.3 + 0.7 * p.edges)),
+                    score=float(p.coverage),
                     verdict="logo_authorised" if ok else "logo_misuse",
                     box=[min(xs), min(ys), max(xs), max(ys)],
                     outline=outline,

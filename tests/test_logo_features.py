@@ -10,8 +10,10 @@ from vision.logo_features import (
     CANON_SIDE,
     WINDOW,
     coarse_templates,
+    contour_points,
     logo_shape,
     orientation_field,
+    outline_fit,
     verify_placement,
 )
 from vision.logo_scan import rect_ncc, scan_levels
@@ -143,3 +145,44 @@ def test_scan_scores_the_logo_where_it_is_and_verification_accepts_only_the_true
     elsewhere = np.vstack([truth, [0, 0, 1]]) @ np.array([[1, 0, -250], [0, 1, -150], [0, 0, 1]])
     far = verify_placement(shape, listing, elsewhere, polarity=-1)
     assert far is None or far.edges < 0.4
+
+
+def test_contour_normals_point_into_the_logo() -> None:
+    shape = logo_shape(np.zeros((200, 300, 3), np.uint8), _logo_alpha())
+    assert shape is not None
+    pts, nrm = contour_points(shape.mask)
+    assert len(pts) > 50 and np.allclose(np.linalg.norm(nrm, axis=1), 1.0, atol=1e-4)
+    # two px along the normal lies inside the silhouette, two px against it outside
+    step_in = np.round(pts + 2 * nrm).astype(int)
+    step_out = np.round(pts - 2 * nrm).astype(int)
+    h, w = shape.mask.shape
+    step_in = np.clip(step_in, 0, [w - 1, h - 1])
+    step_out = np.clip(step_out, 0, [w - 1, h - 1])
+    assert np.mean(shape.mask[step_in[:, 1], step_in[:, 0]] > 0.5) > 0.95
+    assert np.mean(shape.mask[step_out[:, 1], step_out[:, 0]] < 0.5) > 0.95
+
+
+def test_outline_fit_finds_the_whole_contour_only_where_the_logo_is() -> None:
+    shape = logo_shape(np.zeros((200, 300, 3), np.uint8), _logo_alpha())
+    assert shape is not None
+    pts, nrm = contour_points(shape.mask)
+    rng = np.random.default_rng(1)
+    clutter = cv2.GaussianBlur(rng.integers(0, 255, (120, 160), dtype=np.uint8), (0, 0), 1.5).astype(
+        np.float32
+    )
+    s = 60 / CANON_SIDE
+    place = np.array([[s, 0, 20], [0, s, 10], [0, 0, 1]])
+    sil = cv2.warpPerspective(shape.mask, place, (160, 120))
+    pasted = 0.5 * clutter + 0.5 * (60 + 150 * sil)  # a bright logo, 50% opaque over clutter
+    frame = np.zeros((120, 160), bool)
+    frame[5:70, 15:100] = True
+    coverage, explained = outline_fit(pts, nrm, pasted, place, frame)
+    assert coverage > 0.9 and explained > 0.4
+    # a darker logo (the wrong polarity for the contour's inward rise) does not fit
+    dark, _ = outline_fit(pts, nrm, 0.5 * clutter + 0.5 * (210 - 150 * sil), place, frame)
+    assert dark < 0.3
+    # three pixels off, or over clutter alone, most of the contour misses
+    off = np.array([[1, 0, 3], [0, 1, 0], [0, 0, 1]]) @ place
+    assert outline_fit(pts, nrm, pasted, off, frame)[0] < 0.6
+    alone, unexplained = outline_fit(pts, nrm, clutter, place, frame)
+    assert alone < 0.6 and unexplained < explained

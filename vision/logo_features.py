@@ -158,6 +158,8 @@ class LogoPlacement:
     edges: float  # |correlation| of silhouette and listing gradients over the frame
     homography: np.ndarray  # (3, 3) canonical -> listing
     outline: list[list[float]]  # the ink box's corners in the listing
+    coverage: float = 0.0  # fraction of the silhouette's contour with a like-directed listing edge on it
+    explained: float = 0.0  # fraction of the listing's edge energy in the frame lying on that contour
 
     @property
     def box(self) -> list[float]:
@@ -169,6 +171,77 @@ class LogoPlacement:
             float(pts[:, 0].max()),
             float(pts[:, 1].max()),
         ]
+
+
+def contour_points(mask: np.ndarray, step: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+    """Points every ``step`` px along all contours of ``mask`` (> 0.5), and unit inward normals there.
+
+    Returns ``(points (n, 2), normals (n, 2))`` in the mask's coordinates; holes' contours are included.
+    """
+    binary = (mask > 0.5).astype(np.uint8)
+    contours, _ = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 2), np.float32)
+    pts = np.concatenate([c.reshape(-1, 2)[:: max(1, round(step))] for c in contours]).astype(np.float32)
+    soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 2.0)
+    gx = cv2.Sobel(soft, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(soft, cv2.CV_32F, 0, 1, ksize=3)
+    xi, yi = pts[:, 0].astype(int), pts[:, 1].astype(int)
+    nrm = np.stack([gx[yi, xi], gy[yi, xi]], axis=1)
+    length = np.linalg.norm(nrm, axis=1)
+    good = length > 1e-6
+    return pts[good], (nrm[good] / length[good, None]).astype(np.float32)
+
+
+def outline_fit(
+    points: np.ndarray,
+    normals: np.ndarray,
+    crop: np.ndarray,
+    to_crop: np.ndarray,
+    frame: np.ndarray,
+    min_step: float = 8.0,
+) -> tuple[float, float]:
+    """(coverage, explained) of a contour placed on ``crop`` (gray, the logo brighter than its surroundings).
+
+    ``points``/``normals``: the silhouette's contour in canonical coordinates (:func:`contour_points`);
+    ``to_crop``: canonical -> crop homography; ``frame``: bool mask of the logo's frame in the crop.
+    Coverage is the share of contour points with an edge of at least ``min_step`` gray levels,
+    running the contour's way and rising inwards, within 1 px; explained is the share of the
+    crop's edge energy inside the frame that lies within 1.5 px of the contour. A pasted logo
+    scores high on both; a simple shape laid over clutter misses part of its contour or leaves
+    most of the frame's edges unexplained.
+    """
+    if len(points) < 8:
+        return 0.0, 0.0
+    gx = cv2.Sobel(crop, cv2.CV_32F, 1, 0, ksize=3) / 8.0  # gray levels per px
+    gy = cv2.Sobel(crop, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    pts = cv2.perspectiveTransform(points.reshape(-1, 1, 2).astype(np.float32), to_crop).reshape(-1, 2)
+    a = to_crop[:2, :2] / to_crop[2, 2]
+    nrm = normals @ np.linalg.inv(a)  # normals map by the inverse transpose
+    nrm /= np.maximum(np.linalg.norm(nrm, axis=1, keepdims=True), 1e-9)
+    h, w = crop.shape[:2]
+    inside = (pts[:, 0] >= 1) & (pts[:, 0] < w - 2) & (pts[:, 1] >= 1) & (pts[:, 1] < h - 2)
+    if inside.sum() < 8:
+        return 0.0, 0.0
+    pts, nrm = pts[inside], nrm[inside]
+    # along-normal gradient at the point and its 8 neighbours: the best like-directed edge nearby
+    best = np.full(len(pts), -np.inf, np.float32)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            xi = np.clip(np.round(pts[:, 0] + dx).astype(int), 0, w - 1)
+            yi = np.clip(np.round(pts[:, 1] + dy).astype(int), 0, h - 1)
+            along = gx[yi, xi] * nrm[:, 0] + gy[yi, xi] * nrm[:, 1]
+            across = np.abs(gx[yi, xi] * nrm[:, 1] - gy[yi, xi] * nrm[:, 0])
+            best = np.maximum(best, np.where(along > 1.5 * across, along, -np.inf))
+    coverage = float(np.mean(best >= min_step))
+    mag = np.sqrt(gx * gx + gy * gy)
+    near = np.zeros((h, w), np.uint8)
+    ip = np.round(pts).astype(np.int32)
+    near[ip[:, 1], ip[:, 0]] = 1
+    near = cv2.dilate(near, np.ones((3, 3), np.uint8)) > 0
+    total = float(mag[frame].sum())
+    explained = float(mag[frame & near].sum()) / total if total > 1e-6 else 0.0
+    return coverage, explained
 
 
 def _plausible(h: np.ndarray, corners: np.ndarray) -> bool:
@@ -279,6 +352,7 @@ def verify_placement(
     polarity: int = 1,
     iterations: int = 20,
     min_start: float = 0.0,
+    contour: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> LogoPlacement | None:
     """Refine ``guess`` (3x3, canonical -> ``image`` coordinates) by ECC and measure the fit.
 
@@ -290,7 +364,8 @@ def verify_placement(
     is expected lighter than its surroundings (ECC maximises a signed correlation). Before
     refining, the guess is moved to where the silhouette correlates best with the crop
     (translation only, within the crop's margin); a guess scoring below ``min_start`` there
-    is dropped without refining (a cheap pre-check).
+    is dropped without refining (a cheap pre-check). ``contour``: the shape's
+    :func:`contour_points` (computed when not given) for :func:`outline_fit`.
     """
     corners = shape.ink_corners
     proj = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), guess).reshape(-1, 2)
@@ -353,6 +428,8 @@ def verify_placement(
     frame_b = _frame_mask(shape, to_crop, (cw, ch)) & (inside_img > 0)
     ncc, uniformity = _frame_stats(sil_w, crop, frame_b)
     edges = gradient_ncc(sil_w, crop, frame_b)
+    points, normals = contour if contour is not None else contour_points(shape.mask)
+    coverage, explained = outline_fit(points, normals, crop, to_crop, frame_b)
     back = np.array([[1 / k, 0, x0], [0, 1 / k, y0], [0, 0, 1]]) @ to_crop
     outline = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), back).reshape(-1, 2)
     return LogoPlacement(
@@ -361,4 +438,6 @@ def verify_placement(
         edges=edges,
         homography=back,
         outline=[[float(x), float(y)] for x, y in outline],
+        coverage=coverage,
+        explained=explained,
     )
