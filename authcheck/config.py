@@ -57,8 +57,10 @@ class Settings:
     logo_verify: int = 16  # candidates verified per listing
     logo_per_logo: int = 3  # of which at most this many per logo
     logo_index_dims: int = 32  # template space (principal components)
-    logo_min_edges: float = 0.68  # verified gradient correlation of silhouette and listing
-    logo_min_ncc: float = 0.5  # verified intensity correlation of silhouette and listing
+    logo_min_edges: float = 0.3  # verified gradient correlation of silhouette and listing
+    logo_min_ncc: float = 0.0  # verified intensity correlation of silhouette and listing
+    logo_min_coverage: float = 0.88  # verified share of the logo's contour with a like-directed listing edge
+    logo_min_explained: float = 0.4  # verified share of the frame's listing edges lying on the logo's contour
     ocr: bool = False
     # --- Index scale (issue 5; defaults live in index.choose.IndexOptions, see docs/scale.md) ---
     index_flat_max: int = IndexOptions.flat_max  # auto: exact flat search up to this many vectors
