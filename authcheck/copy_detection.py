@@ -109,33 +109,45 @@ class CopyDetector:
             ]
         return v
 
-    def _attempts(self, similarity: float) -> list[_Attempt]:
-        """Verification attempts for a candidate, cheapest first, each as is and mirrored.
+    def _plans(self, similarity: float) -> list[tuple[str, int, int]]:
+        """(feature kind, image side, reference keypoints) to verify with, cheapest first.
 
-        Every candidate gets fast features; similar ones also a coarse scale (heavy blur
-        leaves few keypoints at full scale) and a reference with more keypoints (rotated,
-        pasted and overlaid copies keep only part of the reference's keypoints).
+        Every candidate gets fast features; similar ones also a reference with more keypoints
+        (pasted, rotated and overlaid copies keep only part of the reference's keypoints), a
+        coarse scale (heavy blur leaves few keypoints at full scale) and the fallback features.
         """
         s = self.settings
         plans = [(s.local_features, s.feature_max_side, s.ref_nfeatures)]
+        if s.rich_ref_nfeatures and similarity >= s.rich_floor:
+            plans.append((s.local_features, s.feature_max_side, s.rich_ref_nfeatures))
         if s.coarse_max_side and similarity >= s.coarse_floor:
             plans.append((s.local_features, s.coarse_max_side, s.ref_nfeatures))
         if s.fallback_features and similarity >= s.fallback_floor:
             plans.append((s.fallback_features, s.feature_max_side, s.fallback_ref_nfeatures))
-        return [_Attempt(method, side, n, mirror) for method, side, n in plans for mirror in (False, True)]
+        return plans
 
     def _best_orientation(
         self, listing: ListingInput, ref_path: str, ref_width: int, similarity: float
     ) -> _Oriented:
-        """The best verification over the attempts, stopping at the first that confirms a copy."""
+        """The best verification over the plans, each as is and mirrored, stopping at the first copy.
+
+        A plan whose best transform is well supported (``settled_inliers``) but whose pixels
+        disagree ends the search: that is a re-shot of the subject, and coarser or other
+        features would only find a looser alignment to excuse it.
+        """
         s = self.settings
         best: _Oriented | None = None
-        for attempt in self._attempts(similarity):
-            got = _Oriented(self._verify(listing, ref_path, ref_width, attempt), attempt.mirror)
-            if best is None or self._rank(got) > self._rank(best):
-                best = got
-            if best.result.inliers >= s.min_inliers and best.result.agreement >= s.min_agreement:
-                break
+        for method, side, n_ref in self._plans(similarity):
+            for mirror in (False, True):
+                attempt = _Attempt(method, side, n_ref, mirror)
+                got = _Oriented(self._verify(listing, ref_path, ref_width, attempt), mirror)
+                if best is None or self._rank(got) > self._rank(best):
+                    best = got
+                if best.result.inliers >= s.min_inliers and best.result.agreement >= s.min_agreement:
+                    return best
+            assert best is not None
+            if best.result.inliers >= s.settled_inliers:
+                return best
         assert best is not None
         return best
 

@@ -74,3 +74,14 @@ def test_cell_agreement_counts_cells_whose_pixels_correlate() -> None:
     left = np.ascontiguousarray(a[:, :120])
     expected = _cell_agreement(left, left, inside[:, :120], 24)
     assert _cell_agreement(a, a, part, 24) == expected and expected[1] > 20  # only cells inside the overlap
+
+
+def test_cell_agreement_rejects_pixels_aligned_only_up_to_a_shift() -> None:
+    # another viewpoint (a stereo pair) aligns up to a parallax: neighbours correlate better
+    a = _photo(1, 240, 240).mean(axis=2).astype(np.float32)
+    inside = np.ones(a.shape, bool)
+    shifted = np.roll(a, 2, axis=1)
+    good, total = _cell_agreement(a, shifted, inside, 24)
+    assert total > 50 and good / total < 0.3
+    good, total = _cell_agreement(a, a + np.float32(3.0), inside, 24)
+    assert good == total

@@ -43,7 +43,7 @@ class Verification:
     outline: list[list[float]] = field(default_factory=list)  # reference corners in listing px
     pairs: list[tuple[tuple[float, float], tuple[float, float]]] = field(default_factory=list)
     ncc: float = 0.0  # photometric agreement of the whole aligned overlap, -1..1
-    agreement: float = 0.0  # share of textured overlap cells whose pixels agree (NCC > 0.6)
+    agreement: float = 0.0  # share of textured overlap cells whose pixels agree (NCC > CELL_AGREE)
     coverage: float = 0.0  # share of the reference's area visible in the listing
 
     @property
@@ -141,13 +141,18 @@ def match_one_to_one(ref: LocalFeatures, listing: LocalFeatures, ratio: float = 
 
 CELL_AGREE = 0.5  # a cell agrees when its pixels correlate above this after alignment
 CELL_FLAT = 4.0  # grey-level spread under which a cell is flat and says nothing
+CELL_SHIFT = 1  # px; an agreeing cell must correlate best unshifted (0 = no shift test)
+CELL_SHIFT_SLACK = 0.02  # ... within this much of its best one-step shift
 
 
 def _cell_agreement(a: np.ndarray, b: np.ndarray, inside: np.ndarray, cell: int) -> tuple[int, int]:
-    """(cells whose pixels correlate above CELL_AGREE, textured cells compared).
+    """(cells whose pixels agree, textured cells compared).
 
     The grid starts at the overlap's top-left; a cell counts when at least 90% of it is
-    inside the overlap and neither side is flat there.
+    inside the overlap and neither side is flat there. It agrees when its pixels correlate
+    above CELL_AGREE *and* no shift of ``b`` by CELL_SHIFT pixels correlates clearly better:
+    a copy is aligned everywhere, while another photo of the subject (another viewpoint,
+    a stereo pair) aligns only up to a parallax that varies across the picture.
     """
     ys, xs = np.nonzero(inside)
     y0, x0 = int(ys.min()), int(xs.min())
@@ -155,19 +160,30 @@ def _cell_agreement(a: np.ndarray, b: np.ndarray, inside: np.ndarray, cell: int)
     if ny <= 0 or nx <= 0:
         return 0, 0
     y1, x1 = y0 + ny * cell, x0 + nx * cell
+    pad = CELL_SHIFT
 
-    def blocks(img: np.ndarray) -> np.ndarray:
-        return img[y0:y1, x0:x1].reshape(ny, cell, nx, cell).swapaxes(1, 2).reshape(ny, nx, cell * cell)
+    def blocks(img: np.ndarray, dy: int = 0, dx: int = 0) -> np.ndarray:
+        part = img[y0 + dy : y1 + dy, x0 + dx : x1 + dx]
+        return part.reshape(ny, cell, nx, cell).swapaxes(1, 2).reshape(ny, nx, cell * cell)
+
+    def centred(img: np.ndarray, dy: int = 0, dx: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        p = blocks(img, dy, dx)
+        p = p - p.mean(axis=2, keepdims=True)
+        return p, np.sqrt((p * p).mean(axis=2))
 
     m = blocks(inside.astype(np.float32)).mean(axis=2)
-    pa, pb = blocks(a), blocks(b)
-    pa = pa - pa.mean(axis=2, keepdims=True)
-    pb = pb - pb.mean(axis=2, keepdims=True)
-    sa = np.sqrt((pa * pa).mean(axis=2))
-    sb = np.sqrt((pb * pb).mean(axis=2))
+    pa, sa = centred(a)
+    bp = np.pad(b, pad, mode="edge") if pad else b
+    y0, x0, y1, x1 = y0 + pad, x0 + pad, y1 + pad, x1 + pad  # coordinates in the padded b
+    pb, sb = centred(bp)
     used = (m >= 0.9) & (sa >= CELL_FLAT) & (sb >= CELL_FLAT)
     corr = (pa * pb).mean(axis=2) / np.maximum(sa * sb, 1e-6)
-    return int((used & (corr > CELL_AGREE)).sum()), int(used.sum())
+    agree = used & (corr > CELL_AGREE)
+    for dy, dx in ((0, pad), (0, -pad), (pad, 0), (-pad, 0)) if pad else ():
+        qb, qs = centred(bp, dy, dx)
+        shifted = (pa * qb).mean(axis=2) / np.maximum(sa * qs, 1e-6)
+        agree &= corr >= shifted - CELL_SHIFT_SLACK
+    return int(agree.sum()), int(used.sum())
 
 
 def _photometric(
