@@ -123,9 +123,13 @@ class Authcheck:
         )
         self.copies = CopyDetector(self.catalogue_space, self.catalogue, self.refs, self.settings)
         self.logos = LogoDetector(self.catalogue, self.refs, self.settings)
-        self._pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="authcheck-work")
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.settings.workers, thread_name_prefix="authcheck-work"
+        )
         # Separate from _pool: its tasks never wait on others, so screening tasks can wait on them.
-        self._stage_pool = ThreadPoolExecutor(max_workers=self.settings.workers, thread_name_prefix="authcheck-stage")
+        self._stage_pool = ThreadPoolExecutor(
+            max_workers=self.settings.workers, thread_name_prefix="authcheck-stage"
+        )
 
     # -- setup -----------------------------------------------------------------------------
     def _backend(self) -> dict:
