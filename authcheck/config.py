@@ -73,6 +73,7 @@ class Settings:
     index_target_recall: float = IndexOptions.target_recall  # rebuild tunes nprobe to this recall@1
     index_train_sample: int = IndexOptions.train_sample  # vectors sampled to train IVF / PQ
     index_pq_m: int = IndexOptions.pq_m  # ivf_pq: bytes per vector
+    index_max_probe_share: float = IndexOptions.max_probe_share  # nprobe tuning stops at this share of lists
     milvus_uri: str = IndexOptions.milvus_uri  # Milvus Lite file (relative to home) or http://host:19530
     milvus_collection_prefix: str = IndexOptions.milvus_collection_prefix
     milvus_index_type: str = IndexOptions.milvus_index_type  # AUTOINDEX, HNSW, IVF_SQ8, ... (server side)
