@@ -446,11 +446,12 @@ class Authcheck:
         # The logo search runs beside the copy stage: on a single upload both cores work.
         logo_future = self._stage_pool.submit(logo_stage)
         views = listing_views(rgb)
-        vectors = self.descriptor.embed([v for _, v in views])
+        listing = ListingInput(rgb=rgb, view_names=[n for n, _ in views], scale_to_original=scale)
+        # The listing's keypoints are extracted while the descriptor runs (most listings need them).
+        keypoints = self._stage_pool.submit(self.copies.extract_features, listing)
+        listing.vectors = self.descriptor.embed([v for _, v in views])
         t1 = time.perf_counter()
-        listing = ListingInput(
-            rgb=rgb, view_names=[n for n, _ in views], vectors=vectors, scale_to_original=scale
-        )
+        keypoints.result()
         matches = self.copies.detect(listing, allowed)
         t2 = time.perf_counter()
         logo_matches, logo_ms = logo_future.result()

@@ -28,7 +28,7 @@ class ListingInput:
 
     rgb: np.ndarray
     view_names: list[str]
-    vectors: np.ndarray  # (V, D)
+    vectors: np.ndarray | None = None  # (V, D), one row per view
     scale_to_original: float = 1.0  # multiply listing-pixel coordinates by this for the original
     _features: dict[tuple[str, int], LocalFeatures] | None = None
 
@@ -70,6 +70,11 @@ class CopyDetector:
         self.catalogue = catalogue
         self.refs = refs
         self.settings = settings
+
+    def extract_features(self, listing: ListingInput) -> None:
+        """Compute the listing's keypoints for the first verification plan ahead of time."""
+        s = self.settings
+        listing.features(s.feature_max_side, s.local_features, s.local_nfeatures)
 
     def candidates(
         self, vectors: np.ndarray, allowed: np.ndarray | None = None
@@ -166,6 +171,8 @@ class CopyDetector:
     def detect(self, listing: ListingInput, allowed: np.ndarray | None = None) -> list[Match]:
         """Matches for the listing's nearest catalogue shots, verdict ``copy`` where verified."""
         s = self.settings
+        if listing.vectors is None:
+            raise ValueError("listing has no descriptors yet")
         cands = self.candidates(listing.vectors, allowed)
         refs = self.catalogue.get_references(rid for rid, _, _ in cands)
         matches: list[Match] = []
