@@ -1,7 +1,8 @@
 """Index backends by name: what :class:`index.space.VectorSpace` builds and loads for each.
 
-``auto`` picks flat / IVF-SQ8 / IVF-PQ by catalogue size and memory budget when the
-index is (re)built (:mod:`index.choose`); ``flat``, ``ivf_sq8`` and ``ivf_pq`` force one;
+``auto`` picks flat / IVF fast-scan re-ranked (``ivf_fs``) / IVF-SQ8 / IVF-PQ by catalogue
+size and memory budget when the index is (re)built (:mod:`index.choose`); ``flat``,
+``ivf_fs``, ``ivf_sq8`` and ``ivf_pq`` force one;
 ``milvus`` keeps vectors in a Milvus collection (Milvus Lite file or a server).
 Factories take ``(dim, count=..., space=...)``; loaders take the index file path.
 """
@@ -16,7 +17,7 @@ from index.choose import IndexOptions, plan_index
 from index.faiss_ann import FlatIndex, IvfIndex, load_faiss
 from index.vector_index import VectorIndex
 
-BACKENDS = ("auto", "flat", "ivf_sq8", "ivf_pq", "milvus")
+BACKENDS = ("auto", "flat", "ivf_fs", "ivf_sq8", "ivf_pq", "milvus")
 
 
 def _config(home: Path) -> dict:
@@ -62,7 +63,7 @@ def backend_options(name: str, home: Path, settings: Mapping[str, object] | None
 
 
 def _backend(name: str, home: Path, options: IndexOptions) -> dict:
-    if name in ("auto", "flat", "ivf_sq8", "ivf_pq"):
+    if name in ("auto", "flat", "ivf_fs", "ivf_sq8", "ivf_pq"):
         grow_limit = options.flat_max if name == "auto" else None
 
         def factory(dim: int, count: int = 0) -> VectorIndex:

@@ -194,6 +194,8 @@ def tune(
                 tried[limit],
                 target_recall,
             )
+    if hasattr(index, "k_factor"):  # ivf_fs: candidates re-ranked with 8-bit codes
+        out["k_factor"] = index.k_factor
     out["recall_at_1"] = round(recall_at_1(index, queries, truth), 4)
     p50, p95 = latency_ms(index, queries[: min(len(queries), 100)])
     out["search_ms_p50"], out["search_ms_p95"] = round(p50, 3), round(p95, 3)

@@ -1,4 +1,5 @@
-"""FAISS indexes for every catalogue size: exact flat, IVF-SQ8 and IVF-PQ.
+"""FAISS indexes for every catalogue size: exact flat, IVF-SQ8, IVF fast-scan PQ re-ranked with
+8-bit codes (``ivf_fs``, :class:`FastScanIndex`) and IVF-PQ.
 
 All of them keep the caller's int64 ids (flat through an ``IndexIDMap2``, IVF natively),
 support removal, and honour allowed-id filters (:mod:`index.selection`) inside FAISS. A
@@ -116,7 +117,7 @@ class FlatIndex(FaissIndex):
 
 
 class IvfIndex(VectorIndex):
-    """An inverted-file index (``IVF,SQ8`` or ``IVF,PQ``) with native ids and tunable ``nprobe``."""
+    """An inverted-file index (``IVF,SQ8``, ``IVF,PQ``; ``ivf_fs`` is a subclass) with native ids and ``nprobe``."""
 
     def __init__(self, dim: int, kind: str, index: faiss.Index, nprobe: int, trained_on: int = 0) -> None:
         super().__init__(dim)
@@ -135,6 +136,11 @@ class IvfIndex(VectorIndex):
         """
         if plan.kind == "ivf_sq8":
             return f"IVF{plan.nlist},SQ8"
+        if plan.kind == "ivf_fs":
+            m = plan.pq_m or dim // 4
+            if dim % m or m % 2:
+                raise ValueError(f"fast-scan pq_m {m} must be even and divide the dimension {dim}")
+            return f"IVF{plan.nlist},PQ{m}x4fs"
         if plan.kind == "ivf_pq":
             m = plan.pq_m
             if dim % m:
@@ -147,6 +153,8 @@ class IvfIndex(VectorIndex):
     @classmethod
     def create(cls, dim: int, plan: IndexPlan, train_points: int | None = None) -> IvfIndex:
         """An untrained index for ``plan`` (sized for ``train_points`` training vectors when known)."""
+        if plan.kind == "ivf_fs":
+            return FastScanIndex.create(dim, plan, train_points)
         index = faiss.index_factory(dim, cls.index_key(plan, dim, train_points), faiss.METRIC_INNER_PRODUCT)
         ivf = faiss.downcast_index(faiss.extract_index_ivf(index))
         if isinstance(ivf, faiss.IndexIVFPQ):
@@ -203,7 +211,10 @@ class IvfIndex(VectorIndex):
         plan = IndexPlan(self.kind, nlist=nlist, nprobe=min(self.nprobe, nlist), pq_m=self._pq_m())
         if IvfIndex.index_key(plan, self.dim, count) != self.describe():
             fresh = IvfIndex.create(self.dim, plan, count)
-            self._index, self._ivf, self.nprobe = fresh._index, fresh._ivf, fresh.nprobe
+            self._adopt(fresh)
+
+    def _adopt(self, fresh: IvfIndex) -> None:
+        self._index, self._ivf, self.nprobe = fresh._index, fresh._ivf, fresh.nprobe
 
     def _pq_m(self) -> int:
         pq = getattr(faiss.downcast_index(self._ivf), "pq", None)
@@ -284,6 +295,8 @@ class IvfIndex(VectorIndex):
 
     def describe(self) -> str:
         """Factory-style description of the index."""
+        if self.kind == "ivf_fs":
+            return f"IVF{self.nlist},PQ{self._pq_m()}x4fs"
         if self.kind == "ivf_sq8":
             return f"IVF{self.nlist},SQ8"
         pq = faiss.downcast_index(self._ivf).pq
@@ -292,7 +305,140 @@ class IvfIndex(VectorIndex):
         return f"{opq}IVF{self.nlist},PQ{pq.M}{bits}"
 
 
+class FastScanIndex(IvfIndex):
+    """IVF with 4-bit fast-scan PQ codes (``IVF…,PQ{m}x4fs``), re-ranked with 8-bit codes (``ivf_fs``).
+
+    The fast-scan codes (``m / 2`` bytes a vector, scanned with SIMD lookup tables, several
+    times cheaper per code than SQ8) pick ``k * k_factor`` candidates; their 8-bit scalar
+    quantised codes (``dim`` bytes a vector, kept by id in an ``IndexIDMap2``) re-rank them.
+    FAISS's own ``IndexRefine`` cannot take the caller's ids nor remove, so the two indexes are
+    kept side by side here, and are written together inside an ``IndexRefine`` only as the file
+    container (its ``k_factor`` travels with it); that wrapper is never searched directly.
+    Allowed-id filters apply in the fast-scan search, so every candidate is allowed.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        index: faiss.Index,
+        nprobe: int,
+        trained_on: int = 0,
+        refine: faiss.Index | None = None,
+        k_factor: int = 8,
+    ) -> None:
+        super().__init__(dim, "ivf_fs", index, nprobe, trained_on)
+        self._refine = refine if refine is not None else self._new_refine(dim)
+        self.k_factor = int(k_factor)
+        self._container: faiss.Index | None = None  # the IndexRefine read from a file, if any
+
+    @staticmethod
+    def _new_refine(dim: int) -> faiss.Index:
+        sq = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+        return faiss.IndexIDMap2(sq)
+
+    @classmethod
+    def create(cls, dim: int, plan: IndexPlan, train_points: int | None = None) -> FastScanIndex:
+        key = IvfIndex.index_key(plan, dim, train_points)
+        index = faiss.index_factory(dim, key, faiss.METRIC_INNER_PRODUCT)
+        return cls(dim, index, plan.nprobe, k_factor=plan.k_factor or 8)
+
+    def _adopt(self, fresh: IvfIndex) -> None:
+        super()._adopt(fresh)
+        self._refine = self._new_refine(self.dim)
+        self._container = None
+
+    @property
+    def is_trained(self) -> bool:
+        return bool(self._index.is_trained and self._refine.is_trained)
+
+    def train(self, vectors: np.ndarray) -> None:
+        super().train(vectors)
+        self._refine.train(_matrix(vectors, self.dim))
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
+        if len(ids) == 0:
+            return
+        mat = _matrix(vectors, self.dim)
+        super().add(ids, mat)
+        self._refine.add_with_ids(mat, ids)
+
+    def remove(self, ids: np.ndarray) -> int:
+        ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
+        if len(ids) == 0 or len(self) == 0:
+            return 0
+        sel = faiss.IDSelectorBatch(ids)
+        self._refine.remove_ids(sel)
+        lists = self._ivf.invlists
+        before = [lists.list_size(no) for no in range(self.nlist)]
+        removed = int(self._index.remove_ids(sel))
+        for no, size in enumerate(before):
+            if lists.list_size(no) != size:
+                self._clear_tail(no)
+        return removed
+
+    def _clear_tail(self, list_no: int) -> None:
+        """Zero the freed slots of a list's last block, keeping the codes still in use.
+
+        FAISS (1.15) removes from a fast-scan list by moving codes and shrinking its size, but
+        leaves the freed slots' 4-bit codes in the last 32-code block; the next add ORs its codes
+        into those slots, so vectors added after a removal came back garbled (found by the test
+        that removes and re-adds). Unpack the live codes of that block, zero it, pack them back.
+        """
+        lists = faiss.downcast_InvertedLists(self._ivf.invlists)
+        size, per_block = lists.list_size(list_no), int(lists.n_per_block)
+        live = size % per_block
+        if live == 0:  # the list shrank to whole blocks: FAISS dropped the partial one
+            return
+        packer, code_size = lists.packer, int(self._ivf.code_size)
+        start = (size // per_block) * lists.block_size
+        ptr = lists.get_codes(list_no)
+        try:
+            block = faiss.rev_swig_ptr(ptr, start + lists.block_size)[start:]
+            codes = [np.zeros(code_size, dtype=np.uint8) for _ in range(live)]
+            for slot, code in enumerate(codes):
+                packer.unpack_1_c(faiss.swig_ptr(block), slot, faiss.swig_ptr(code))
+            block[:] = 0
+            for slot, code in enumerate(codes):
+                packer.pack_1_c(faiss.swig_ptr(code), slot, faiss.swig_ptr(block))
+        finally:
+            lists.release_codes(list_no, ptr)
+
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: Allowed | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        mat = _matrix(queries, self.dim)
+        wide = max(k, min(len(self), k * max(1, self.k_factor)))
+        sims, ids = super().search(mat, wide, allowed_ids)
+        if len(self) == 0 or len(mat) == 0 or self.k_factor <= 1:
+            return sims[:, :k], ids[:, :k]
+        out_s, out_i = _empty(len(mat), k)
+        for row in range(len(mat)):
+            cand = ids[row][ids[row] >= 0]
+            if not len(cand):
+                continue
+            exact = self._refine.reconstruct_batch(cand) @ mat[row]
+            order = np.argsort(-exact, kind="stable")[:k]
+            out_s[row, : len(order)], out_i[row, : len(order)] = exact[order], cand[order]
+        return out_s, out_i
+
+    def save(self, path: Path) -> None:
+        container = faiss.IndexRefine(self._index, self._refine)  # same counts, checked here
+        container.k_factor = float(self.k_factor)
+        container.own_fields = False
+        container.own_refine_index = False
+        write_index_file(container, path)
+
+    def info(self) -> dict:
+        out = super().info()
+        out["k_factor"] = self.k_factor
+        out["refine"] = "SQ8"
+        return out
+
+
 def _kind_of(index: faiss.Index) -> str:
+    if isinstance(index, faiss.IndexRefine):
+        return "ivf_fs"
     if isinstance(index, faiss.IndexIDMap2 | faiss.IndexIDMap):
         return "flat"
     ivf = faiss.extract_index_ivf(index)  # raises for anything else
@@ -307,6 +453,16 @@ def load_faiss(path: Path, grow_limit: int | None = None) -> VectorIndex:
     out: FlatIndex | IvfIndex
     if kind == "flat":
         out = FlatIndex(index.d, index, grow_limit=grow_limit)
+    elif kind == "ivf_fs":
+        from index.choose import default_nprobe
+
+        base = faiss.downcast_index(index.base_index)
+        refine = faiss.downcast_index(index.refine_index)
+        nprobe = int(infos.get("nprobe") or default_nprobe(faiss.extract_index_ivf(base).nlist))
+        k_factor = int(infos.get("k_factor") or index.k_factor)
+        trained = int(infos.get("trained_on") or 0)
+        out = FastScanIndex(index.d, base, nprobe, trained, refine=refine, k_factor=k_factor)
+        out._container = index  # owns base and refine: keep it alive with them
     else:
         from index.choose import default_nprobe
 

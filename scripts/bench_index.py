@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-KINDS = ("flat", "ivf_sq8", "ivf_pq", "hnsw_sq8")
+KINDS = ("flat", "ivf_sq8", "ivf_fs", "ivf_pq", "hnsw_sq8")
 CHUNK = 100_000
 DIM = 512
 
@@ -238,7 +238,7 @@ class _Hnsw:
         return int(self.index.ntotal)
 
 
-def _build(kind: str, path: Path, rows: int, train_sample: int):
+def _build(kind: str, path: Path, rows: int, train_sample: int, fs_pq_m: int = 0):
     from index.choose import IndexOptions, plan_index
     from index.faiss_ann import FlatIndex, IvfIndex
 
@@ -247,7 +247,7 @@ def _build(kind: str, path: Path, rows: int, train_sample: int):
     elif kind == "flat":
         index = FlatIndex(DIM)
     else:
-        plan = plan_index(rows, DIM, IndexOptions(), kind=kind)
+        plan = plan_index(rows, DIM, IndexOptions(fs_pq_m=fs_pq_m), kind=kind)
         index = IvfIndex.create(DIM, plan, train_sample)
     t0 = time.perf_counter()
     if hasattr(index, "train"):
@@ -281,6 +281,35 @@ def _latency(index, queries: np.ndarray, k: int) -> tuple[float, float]:
     return float(np.percentile(times, 50) * 1e3), float(np.percentile(times, 95) * 1e3)
 
 
+def _fs_grid(index, data: dict, args: argparse.Namespace) -> list[dict]:
+    """ivf_fs: recall@1 and single-query latency (k=20) for each (nprobe, k_factor) pair."""
+    rows = []
+    default_kf = index.k_factor
+    exact_ok = data["copies_truth"] == data["copies_source"]
+    for nprobe in (64, 128, 256, 512, 1024):
+        for kf in (4, 8, 16, 32):
+            index.nprobe, index.k_factor = nprobe, kf
+            _, found = index.search(data["copies"], 5)
+            _, nfound = index.search(data["noisy"], 1)
+            p50, p95 = _latency(index, data["copies"][: min(100, args.latency_queries)], k=20)
+            rows.append(
+                {
+                    "nprobe": nprobe,
+                    "k_factor": kf,
+                    "real_recall_at_1": round(float(np.mean(found[:, 0] == data["copies_truth"])), 4),
+                    "copies_kept": round(
+                        float(np.mean(found[exact_ok, 0] == data["copies_source"][exact_ok])), 4
+                    ),
+                    "noisy_recall_at_1": round(float(np.mean(nfound[:, 0] == data["noisy_truth"])), 4),
+                    "search_ms_p50": round(p50, 2),
+                    "search_ms_p95": round(p95, 2),
+                }
+            )
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    index.k_factor = default_kf
+    return rows
+
+
 def worker(args: argparse.Namespace) -> dict:
     """Build and measure one kind; returns its row of the table."""
     import faiss
@@ -291,7 +320,7 @@ def worker(args: argparse.Namespace) -> dict:
     import index.faiss_ann  # noqa: F401 - sets the product's search threads on import; override below
 
     faiss.omp_set_num_threads(os.cpu_count() or 1)  # build on every core
-    index, train_s, add_s = _build(args.worker, args.work / "base.f32", rows, args.train_sample)
+    index, train_s, add_s = _build(args.worker, args.work / "base.f32", rows, args.train_sample, args.fs_pq_m)
     faiss.omp_set_num_threads(args.threads)  # search as the product does
     rss_built, _ = _rss_mb()
     out: dict = {"kind": args.worker, "n": rows, "train_s": round(train_s, 1), "add_s": round(add_s, 1)}
@@ -319,8 +348,10 @@ def worker(args: argparse.Namespace) -> dict:
             if sweep[value]["real_recall_at_1"] >= 0.995 and tuned is not None:
                 break
         tuned = tuned or grid[-1]
-        _knob(index, tuned)
         out["sweep"] = sweep
+        if args.worker == "ivf_fs":  # the re-rank depth matters too: recall and latency per pair
+            out["grid"] = _fs_grid(index, data, args)
+        _knob(index, tuned)
     _, found = index.search(data["copies"], 5)
     out["knob"] = tuned
     out["recall_at_1_real"] = round(float(np.mean(found[:, 0] == data["copies_truth"])), 4)
@@ -523,6 +554,9 @@ def main() -> int:
     )
     parser.add_argument("--train-sample", type=int, default=200_000)
     parser.add_argument("--target-recall", type=float, default=0.99)
+    parser.add_argument(
+        "--fs-pq-m", type=int, default=0, help="ivf_fs: 4-bit sub-quantisers (0: the product default, dim/4)"
+    )
     parser.add_argument("--noisy-queries", type=int, default=500)
     parser.add_argument("--latency-queries", type=int, default=300)
     parser.add_argument(
@@ -585,11 +619,14 @@ def main() -> int:
             str(args.target_recall),
             "--latency-queries",
             str(args.latency_queries),
+            "--fs-pq-m",
+            str(args.fs_pq_m),
         ]
         t0 = time.perf_counter()
         proc = subprocess.run(
             cmd, capture_output=True, text=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
         )
+        sys.stderr.write(proc.stderr[-4000:])
         if proc.returncode != 0:
             results.append({"kind": kind, "error": proc.stderr.strip().splitlines()[-1:]})
         else:

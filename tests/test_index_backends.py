@@ -1,4 +1,5 @@
-"""Index kinds on their own: exact flat, IVF-SQ8, IVF-PQ — ids, removal, filters, files, choice."""
+"""Index kinds on their own: exact flat, IVF-SQ8, IVF fast-scan + re-rank, IVF-PQ — ids, removal,
+filters, files, choice."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from index.backends import BACKENDS, backend_options
 from index.choose import IndexOptions, nlist_for, plan_index, rebuild_advice
-from index.faiss_ann import FlatIndex, IvfIndex, load_faiss
+from index.faiss_ann import FastScanIndex, FlatIndex, IvfIndex, load_faiss
 from index.selection import RefSelection
 
 DIM = 64
@@ -42,7 +43,11 @@ def _make(kind: str, ids: np.ndarray, base: np.ndarray):
     """A filled index of ``kind``; IVF quantisers are trained once per kind and copied."""
     index = backend_options(kind, Path("."), {"index_pq_m": 16})["factory"](DIM, count=len(ids))
     assert plan_index(len(ids), DIM, IndexOptions(pq_m=16), kind=kind).kind == index.kind
-    if isinstance(index, IvfIndex):
+    if isinstance(index, FastScanIndex):  # two trained parts: small enough to train each time
+        assert not index.is_trained
+        index.train(base)
+        index.nprobe = index.nlist
+    elif isinstance(index, IvfIndex):
         assert not index.is_trained
         if kind not in _TRAINED:
             index.train(base)
@@ -54,7 +59,7 @@ def _make(kind: str, ids: np.ndarray, base: np.ndarray):
     return index
 
 
-KINDS = ["flat", "ivf_sq8", "ivf_pq"]
+KINDS = ["flat", "ivf_sq8", "ivf_fs", "ivf_pq"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -64,8 +69,8 @@ def test_finds_the_source_of_noisy_copies(kind: str, data) -> None:
     sims, found = index.search(queries, 5)
     assert found.shape == (100, 5) and sims.dtype == np.float32
     hit = np.mean(found[:, 0] == ids[:100])
-    # exact; 8-bit scalar codes; 4-bit PQ codes (a small training set) without re-ranking
-    assert hit >= {"flat": 1.0, "ivf_sq8": 0.95, "ivf_pq": 0.8}[kind], hit
+    # exact; 8-bit scalar codes; 4-bit PQ codes (a small training set) with and without re-ranking
+    assert hit >= {"flat": 1.0, "ivf_sq8": 0.95, "ivf_fs": 0.95, "ivf_pq": 0.8}[kind], hit
     assert np.all(np.diff(sims, axis=1) <= 1e-5), "best first"
 
 
@@ -132,6 +137,33 @@ def test_save_load_roundtrip_keeps_answers_and_settings(kind: str, data, tmp_pat
         back.nprobe = index.nprobe
     assert np.array_equal(back.search(queries, 3)[1], index.search(queries, 3)[1])
     assert not list(tmp_path.glob(".*tmp")), "no temp files left behind"
+    if kind == "ivf_fs":  # the loaded parts stay usable: re-rank depth, removal, adds, a second save
+        assert back.k_factor == index.k_factor and back.info()["index_key"] == index.describe()
+        assert back.remove(ids[:5]) == 5 and len(back) == len(ids) - 5
+        _, found = back.search(queries[:5], 3)
+        assert not set(found.ravel().tolist()) & set(ids[:5].tolist())
+        back.add(ids[:5], base[:5])
+        assert back.search(base[:5], 1)[1][:, 0].tolist() == ids[:5].tolist()
+        back.save(path)
+        assert len(load_faiss(path)) == len(ids)
+
+
+def test_fast_scan_rerank_orders_by_8bit_scores_and_trains_on_first_add(data) -> None:
+    ids, base, queries = data
+    index = IvfIndex.create(DIM, plan_index(1_000_000, DIM, IndexOptions(fs_k_factor=4), kind="ivf_fs"))
+    assert isinstance(index, FastScanIndex) and index.k_factor == 4 and index.nlist == nlist_for(1_000_000)
+    assert index.describe() == f"IVF{index.nlist},PQ{DIM // 4}x4fs"
+    index.add(ids[:200], base[:200])  # a fresh space: trains a few lists, and the re-rank codes
+    assert index.is_trained and index.nlist <= 200 // 39 and len(index) == 200
+    index.add(ids[200:], base[200:])
+    assert "retrain" in (index.needs_rebuild() or "")
+    index = _make("ivf_fs", ids, base)  # trained on every vector, searched exhaustively
+    sims, found = index.search(queries[:20], 10)
+    assert np.all(np.diff(sims, axis=1) <= 1e-6), "best first after re-ranking"
+    exact = np.einsum("qd,qkd->qk", queries[:20], base[found // VIEWS - 1])
+    assert np.allclose(sims, exact, atol=0.02), "scores are 8-bit re-rank scores, not 4-bit PQ ones"
+    index.k_factor = 1  # no re-ranking: the fast-scan answer as is
+    assert index.search(queries[:20], 10)[1].shape == (20, 10)
 
 
 def test_untrained_ivf_trains_on_first_add(data) -> None:
@@ -174,7 +206,9 @@ def test_auto_plan_by_size_and_memory() -> None:
     opts = IndexOptions(flat_max=1000, memory_gb=1.5)
     assert plan_index(500, 512, opts).kind == "flat"
     big = plan_index(1_000_000, 512, opts)
-    assert big.kind == "ivf_sq8" and big.nlist == 4096 and big.nprobe >= 8
+    assert big.kind == "ivf_fs" and big.nlist == 4096 and big.nprobe >= 8
+    assert big.pq_m == 128 and big.k_factor == IndexOptions().fs_k_factor
+    assert plan_index(1_000_000, 512, IndexOptions(flat_max=1000, memory_gb=0.55)).kind == "ivf_sq8"
     assert plan_index(5_000_000, 512, opts).kind == "ivf_pq"
     assert nlist_for(100) == 2 and nlist_for(0) == 1
     with pytest.raises(ValueError):
@@ -210,4 +244,20 @@ def test_unknown_backend_and_settings_from_config(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text('{"index_target_recall": 0.9, "index_train_sample": 5000}')
     opts = backend_options("auto", tmp_path)
     assert opts["build_options"] == {"train_sample": 5000, "target_recall": 0.9, "max_probe_share": 0.25}
-    assert set(BACKENDS) >= {"auto", "flat", "ivf_sq8", "ivf_pq", "milvus"}
+    assert set(BACKENDS) >= {"auto", "flat", "ivf_fs", "ivf_sq8", "ivf_pq", "milvus"}
+
+
+def test_fast_scan_vectors_added_after_removals_are_found(data) -> None:
+    """FAISS leaves removed 4-bit codes in a list's last block; adds after a removal must not OR into them."""
+    ids, base, _ = data
+    index = _make("ivf_fs", ids, base)
+    index.k_factor = 1  # the fast-scan codes alone: a garbled code would lose its own vector
+    before = np.mean(index.search(base, 1)[1][:, 0] == ids)
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        gone = np.sort(rng.choice(len(ids), 700, replace=False))
+        assert index.remove(ids[gone]) == 700
+        index.add(ids[gone], base[gone])
+    assert len(index) == len(ids) and np.array_equal(index.ids(), ids)
+    _, found = index.search(base, 1)
+    assert np.mean(found[:, 0] == ids) >= before - 0.01  # 0.54 when the freed slots were kept

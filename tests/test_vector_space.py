@@ -129,7 +129,7 @@ def test_flush_keeps_a_newer_index_written_by_another_process(cat: Catalogue, tm
     assert read_infos(old.infos_path)["generation"] == newer["generation"]
 
 
-@pytest.mark.parametrize("backend", ["flat", "ivf_sq8"])
+@pytest.mark.parametrize("backend", ["flat", "ivf_sq8", "ivf_fs"])
 def test_brand_scoped_search(cat: Catalogue, tmp_path: Path, backend: str) -> None:
     acme = _add(cat, list(range(1, 301)))
     other = _add(cat, [1001, 1002], brand="other")
@@ -152,10 +152,15 @@ def test_auto_switches_from_flat_to_ivf_when_outgrown(cat: Catalogue, tmp_path: 
     space.add(ids, [_vec(s)[None, :] for s in range(61, 161)])
     assert "flat_max" in space.needs_rebuild()
     space.rebuild()
-    assert space.index.kind == "ivf_sq8" and len(space) == 160 and space.needs_rebuild() is None
-    assert read_infos(space.infos_path)["kind"] == "ivf_sq8"
+    assert space.index.kind == "ivf_fs" and len(space) == 160 and space.needs_rebuild() is None
+    infos = read_infos(space.infos_path)
+    assert infos["kind"] == "ivf_fs" and infos["measured"]["k_factor"] == infos["k_factor"] >= 1
     reopened = _space(cat, tmp_path, "auto", index_flat_max=100)
-    assert reopened.index.kind == "ivf_sq8" and len(reopened) == 160
+    assert reopened.index.kind == "ivf_fs" and len(reopened) == 160
+    # a tight memory budget keeps the smaller 8-bit IVF
+    small = _space(cat, tmp_path / "small", "auto", index_flat_max=100, index_memory_gb=1e-5)
+    small.rebuild()
+    assert small.index.kind in ("ivf_sq8", "ivf_pq")
 
 
 def test_index_newer_than_its_infos_is_caught_up(cat: Catalogue, tmp_path: Path, monkeypatch) -> None:
@@ -170,3 +175,22 @@ def test_index_newer_than_its_infos_is_caught_up(cat: Catalogue, tmp_path: Path,
     again = _space(cat, tmp_path)
     assert _ids(again) == set(ids + more)
     assert again.search(_vec(12)[None, :], 1)[0][0][0] == more[1]
+
+
+def test_ivf_fs_catch_up_removes_and_reuses_ids(cat: Catalogue, tmp_path: Path) -> None:
+    ids = _add(cat, list(range(1, 401)))
+    space = _space(cat, tmp_path, "ivf_fs")
+    assert space.index.kind == "ivf_fs" and len(space) == 400
+    space.flush()
+    cat.remove_references(ids[:30] + [ids[-1]])  # the highest id goes ...
+    (new,) = _add(cat, [999])  # ... and comes back for another image
+    assert new == ids[-1]
+    again = _space(cat, tmp_path, "ivf_fs")  # caught up from the file: removal, then adds
+    assert _ids(again) == set(ids[30:-1] + [new])
+    again.index.nprobe = again.index.nlist
+    (hit,) = again.search(_vec(999)[None, :], 1)[0]
+    assert hit[0] == new and hit[1] > 0.98, "the index must hold the new image's vector"
+    for seed, ref in zip(range(31, 60), ids[30:59], strict=True):  # survivors are still found
+        assert again.search(_vec(seed)[None, :], 1)[0][0][0] == ref
+    found = {h[0] for s in range(1, 31) for h in again.search(_vec(s)[None, :], 3)[0]}
+    assert not found & set(ids[:30])
