@@ -7,7 +7,9 @@ Finding runs in two stages: a dense coarse scan proposes (logo, rotation, scale,
 candidates through one FAISS search of all listing windows against the coarse templates of
 all logos (:mod:`index.logo_index`); only the best few candidates are verified, each by
 refining the placement and measuring how well the listing follows the logo's silhouette
-(:func:`vision.logo_features.verify_placement`). The logo shapes and the template index are
+(:func:`vision.logo_features.verify_placement`): a placement is reported when most of the
+logo's contour has a like-directed listing edge under it and the frame's edges are mostly
+the logo's own (``logo_min_coverage``, ``logo_min_explained``). The logo shapes and the template index are
 derived from the stored reference copies and rebuilt whenever the catalogue's logo
 references change (building takes a few milliseconds per logo).
 """
@@ -293,6 +295,8 @@ class LogoDetector:
                 iterations=s.logo_refine_steps,
                 min_start=s.logo_min_start,
                 contour=self._entries[c.entry].contour,
+                min_precoverage=s.logo_min_precoverage,
+                coarse_refine=s.logo_coarse_refine,
             )
             if p is not None and self._accepts(p):
                 verified.append((c.entry, p))

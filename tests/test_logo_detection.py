@@ -10,6 +10,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from authcheck.app import Authcheck
+from authcheck.config import Settings
 
 BRAND = "acme"
 SELLER = "shop-1"
@@ -117,6 +118,8 @@ def test_small_rotated_recoloured_logo_is_misuse_and_authorised_seller_is_not_fl
     (match,) = _logo_matches(result)
     assert match.reference_id == ref_id and match.brand == BRAND
     assert _iou(match.box, listings["box"]) > 0.5
+    # the score is the share of the logo's contour found in the listing, at least the acceptance floor
+    assert app.settings.logo_min_coverage <= match.score <= 1.0
     assert len(match.outline) == 4 and match.pairs
     # evidence pairs: reference points inside the stored logo, listing points inside the box
     ref_pts = np.array([p[0] for p in match.pairs])
@@ -164,3 +167,15 @@ def test_logo_with_no_gray_level_contrast_is_found_by_its_colour(app, listings) 
     (match,) = _logo_matches(result)
     assert match.reference_id == ref_id and result.verdict == "logo_misuse"
     assert _iou(match.box, listings["iso_box"]) > 0.5
+
+
+def test_a_placement_is_reported_only_when_its_contour_is_found(app, listings) -> None:
+    app.register([listings["logo"]], BRAND, kind="logo")
+    assert app.logos.settings is app.settings
+    app.settings.logo_min_coverage = 1.01  # no contour can be found more than whole
+    try:
+        strict = app.screen_one("misuse.jpg", listings["misuse"], seller="stranger", record=False)
+    finally:
+        app.settings.logo_min_coverage = Settings().logo_min_coverage
+    assert not _logo_matches(strict)
+    assert _logo_matches(app.screen_one("misuse.jpg", listings["misuse"], seller="stranger", record=False))

@@ -186,3 +186,28 @@ def test_outline_fit_finds_the_whole_contour_only_where_the_logo_is() -> None:
     assert outline_fit(pts, nrm, pasted, off, frame)[0] < 0.6
     alone, unexplained = outline_fit(pts, nrm, clutter, place, frame)
     assert alone < 0.6 and unexplained < explained
+
+
+def test_coarse_refinement_converges_from_a_guess_a_tenth_of_its_scale_off() -> None:
+    rng = np.random.default_rng(2)
+    shape = logo_shape(np.zeros((200, 300, 3), np.uint8), _logo_alpha())
+    assert shape is not None
+    listing = cv2.GaussianBlur(rng.integers(60, 200, (360, 480), dtype=np.uint8), (0, 0), 2)
+    s = 70 / CANON_SIDE
+    truth = cv2.getRotationMatrix2D((0, 0), -4.0, s)
+    truth[:, 2] = [200 - s * shape.pad, 150 - s * shape.pad]
+    h3 = np.vstack([truth, [0, 0, 1]])
+    warped = cv2.warpPerspective(shape.mask, h3, (480, 360))
+    listing = (listing * (1 - 0.75 * warped) + 230 * 0.75 * warped).astype(np.uint8)
+    rgb = cv2.cvtColor(listing, cv2.COLOR_GRAY2RGB)
+    guess = cv2.getRotationMatrix2D((0, 0), 2.0, s * 1.12)
+    guess[:, 2] = truth[:, 2] + [-6, 4]
+    placed = verify_placement(shape, rgb, np.vstack([guess, [0, 0, 1]]), min_precoverage=0.3)
+    assert (
+        placed is not None and placed.coverage > 0.9 and placed.explained > 0.4 and placed.precoverage >= 0.3
+    )
+    corners = cv2.perspectiveTransform(shape.ink_corners.reshape(-1, 1, 2), h3).reshape(-1, 2)
+    assert np.abs(np.array(placed.outline) - corners).max() < 3
+    # over empty background the pre-check drops the guess before refining
+    away = np.vstack([truth, [0, 0, 1]]) @ np.array([[1, 0, -900], [0, 1, -700], [0, 0, 1]])
+    assert verify_placement(shape, rgb, away, min_precoverage=0.5) is None

@@ -13,8 +13,11 @@ So the same signal serves to propose and to verify a placement:
 * verifying: the listing around a candidate is projected onto the colour axis that best
   separates the guessed logo from its surroundings (so a coloured logo keeps its contrast),
   the placement is refined at a finer scale by maximising the correlation between the
-  silhouette and that projection over a homography (ECC), and the fit is measured over the
-  logo's frame.
+  silhouette and that projection over a homography (ECC, half resolution first), and the fit
+  is measured over the logo's frame: above all by the share of the silhouette's contour with
+  a like-directed edge under it (a pasted mark leaves its whole outline in the listing; a
+  simple shape laid over clutter meets only part of it) and the share of the frame's edges
+  that lie on that contour.
 """
 
 from __future__ import annotations
@@ -160,6 +163,7 @@ class LogoPlacement:
     outline: list[list[float]]  # the ink box's corners in the listing
     coverage: float = 0.0  # fraction of the silhouette's contour with a like-directed listing edge on it
     explained: float = 0.0  # fraction of the listing's edge energy in the frame lying on that contour
+    precoverage: float = 1.0  # coverage within 3 px before refinement (1.0 where not measured)
 
     @property
     def box(self) -> list[float]:
@@ -193,6 +197,19 @@ def contour_points(mask: np.ndarray, step: float = 3.0) -> tuple[np.ndarray, np.
     return pts[good], (nrm[good] / length[good, None]).astype(np.float32)
 
 
+def _along_normal(pts: np.ndarray, nrm: np.ndarray, gx: np.ndarray, gy: np.ndarray, reach: int) -> np.ndarray:
+    """Per point, the strongest gradient along its normal within ``reach`` px whose direction agrees (else -inf)."""
+    h, w = gx.shape
+    r = np.arange(-reach, reach + 1)
+    off = np.stack(np.meshgrid(r, r), axis=-1).reshape(-1, 1, 2)  # (k, 1, 2) (dx, dy)
+    ip = np.round(pts).astype(np.int64)[None] + off  # (k, n, 2)
+    xi, yi = np.clip(ip[..., 0], 0, w - 1), np.clip(ip[..., 1], 0, h - 1)
+    gxs, gys = gx[yi, xi], gy[yi, xi]
+    along = gxs * nrm[:, 0] + gys * nrm[:, 1]
+    across = np.abs(gxs * nrm[:, 1] - gys * nrm[:, 0])
+    return np.where(along > 1.5 * across, along, -np.inf).max(axis=0)
+
+
 def outline_fit(
     points: np.ndarray,
     normals: np.ndarray,
@@ -200,13 +217,14 @@ def outline_fit(
     to_crop: np.ndarray,
     frame: np.ndarray,
     min_step: float = 8.0,
+    reach: int = 1,
 ) -> tuple[float, float]:
     """(coverage, explained) of a contour placed on ``crop`` (gray, the logo brighter than its surroundings).
 
     ``points``/``normals``: the silhouette's contour in canonical coordinates (:func:`contour_points`);
     ``to_crop``: canonical -> crop homography; ``frame``: bool mask of the logo's frame in the crop.
     Coverage is the share of contour points with an edge of at least ``min_step`` gray levels,
-    running the contour's way and rising inwards, within 1 px; explained is the share of the
+    running the contour's way and rising inwards, within ``reach`` px; explained is the share of the
     crop's edge energy inside the frame that lies within 1.5 px of the contour. A pasted logo
     scores high on both; a simple shape laid over clutter misses part of its contour or leaves
     most of the frame's edges unexplained.
@@ -224,15 +242,7 @@ def outline_fit(
     if inside.sum() < 8:
         return 0.0, 0.0
     pts, nrm = pts[inside], nrm[inside]
-    # along-normal gradient at the point and its 8 neighbours: the best like-directed edge nearby
-    best = np.full(len(pts), -np.inf, np.float32)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            xi = np.clip(np.round(pts[:, 0] + dx).astype(int), 0, w - 1)
-            yi = np.clip(np.round(pts[:, 1] + dy).astype(int), 0, h - 1)
-            along = gx[yi, xi] * nrm[:, 0] + gy[yi, xi] * nrm[:, 1]
-            across = np.abs(gx[yi, xi] * nrm[:, 1] - gy[yi, xi] * nrm[:, 0])
-            best = np.maximum(best, np.where(along > 1.5 * across, along, -np.inf))
+    best = _along_normal(pts, nrm, gx, gy, reach)
     coverage = float(np.mean(best >= min_step))
     mag = np.sqrt(gx * gx + gy * gy)
     near = np.zeros((h, w), np.uint8)
@@ -326,8 +336,10 @@ def _frame_mask(shape: LogoShape, to_crop: np.ndarray, size: tuple[int, int]) ->
     return frame > 0
 
 
-def _refine(sil: np.ndarray, crop: np.ndarray, warp: np.ndarray, iterations: int) -> np.ndarray | None:
-    """ECC refinement of the homography ``warp`` (template -> crop); None where it fails."""
+def _ecc(
+    sil: np.ndarray, crop: np.ndarray, warp: np.ndarray, iterations: int, blur: int
+) -> np.ndarray | None:
+    """One ECC homography fit of ``sil`` onto ``crop`` from ``warp``; None where it fails to converge."""
     try:
         _, warp = cv2.findTransformECC(
             sil,
@@ -336,12 +348,35 @@ def _refine(sil: np.ndarray, crop: np.ndarray, warp: np.ndarray, iterations: int
             cv2.MOTION_HOMOGRAPHY,
             (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-4),
             None,
-            1,
+            blur,
         )
     except cv2.error:
         # ECC fails to converge where the silhouette correlates with nothing: no logo there
         return None
     return warp
+
+
+def _refine(
+    sil: np.ndarray, crop: np.ndarray, warp: np.ndarray, iterations: int, coarse: bool = True
+) -> np.ndarray | None:
+    """ECC refinement of the homography ``warp`` (template -> crop); None where it fails.
+
+    With ``coarse``, a first fit at half resolution (smoother, so a guess a few degrees or
+    a tenth of its scale off still converges) starts the full-resolution fit.
+    """
+    if coarse:
+        half = np.diag([0.5, 0.5, 1.0]).astype(np.float32)
+        double = np.diag([2.0, 2.0, 1.0]).astype(np.float32)
+        small = _ecc(
+            cv2.resize(sil, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
+            cv2.resize(crop, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
+            (half @ warp @ double).astype(np.float32),
+            iterations,
+            3,
+        )
+        if small is not None:
+            warp = (double @ small @ half).astype(np.float32)
+    return _ecc(sil, crop, warp, iterations, 1)
 
 
 def verify_placement(
@@ -353,6 +388,8 @@ def verify_placement(
     iterations: int = 20,
     min_start: float = 0.0,
     contour: tuple[np.ndarray, np.ndarray] | None = None,
+    min_precoverage: float = 0.0,
+    coarse_refine: bool = True,
 ) -> LogoPlacement | None:
     """Refine ``guess`` (3x3, canonical -> ``image`` coordinates) by ECC and measure the fit.
 
@@ -365,7 +402,9 @@ def verify_placement(
     refining, the guess is moved to where the silhouette correlates best with the crop
     (translation only, within the crop's margin); a guess scoring below ``min_start`` there
     is dropped without refining (a cheap pre-check). ``contour``: the shape's
-    :func:`contour_points` (computed when not given) for :func:`outline_fit`.
+    :func:`contour_points` (computed when not given) for :func:`outline_fit`. A guess whose
+    contour coverage within 3 px (before refining) is below ``min_precoverage`` is dropped too;
+    ``coarse_refine`` starts the refinement at half resolution (see :func:`_refine`).
     """
     corners = shape.ink_corners
     proj = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), guess).reshape(-1, 2)
@@ -387,6 +426,8 @@ def verify_placement(
     h, w = shape.mask.shape
     to_crop = np.array([[k, 0, -k * x0], [0, k, -k * y0], [0, 0, 1]]) @ guess  # canonical -> crop
     colour = crop if crop.ndim == 3 else None
+    points, normals = contour if contour is not None else contour_points(shape.mask)
+    pre = 1.0
     for attempt in range(2):
         sil_g = cv2.warpPerspective(shape.mask, to_crop, (cw, ch), flags=cv2.INTER_LINEAR)
         if colour is not None:
@@ -406,6 +447,10 @@ def verify_placement(
         if best < min_start:
             return None
         to_crop = np.array([[1, 0, shift[0]], [0, 1, shift[1]], [0, 0, 1]]) @ to_crop
+        if min_precoverage > 0:  # the contour roughly there, before the costlier steps
+            pre, _ = outline_fit(points, normals, crop, to_crop, np.zeros(crop.shape[:2], bool), reach=3)
+            if pre < min_precoverage:
+                return None
     # ECC wants crop-sized template coords, so fit on a silhouette downscaled to the
     # verification scale: template coords = canonical * t
     t = VERIFY_SIDE / CANON_SIDE
@@ -414,7 +459,7 @@ def verify_placement(
     scale_t = np.diag([t, t, 1.0])
     warp = (to_crop @ np.linalg.inv(scale_t)).astype(np.float32)  # template -> crop
     warp /= warp[2, 2]
-    warp = _refine(sil_small, crop, warp, iterations)
+    warp = _refine(sil_small, crop, warp, iterations, coarse_refine)
     if warp is None:
         return None
     to_crop = warp.astype(np.float64) @ scale_t
@@ -428,7 +473,6 @@ def verify_placement(
     frame_b = _frame_mask(shape, to_crop, (cw, ch)) & (inside_img > 0)
     ncc, uniformity = _frame_stats(sil_w, crop, frame_b)
     edges = gradient_ncc(sil_w, crop, frame_b)
-    points, normals = contour if contour is not None else contour_points(shape.mask)
     coverage, explained = outline_fit(points, normals, crop, to_crop, frame_b)
     back = np.array([[1 / k, 0, x0], [0, 1 / k, y0], [0, 0, 1]]) @ to_crop
     outline = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), back).reshape(-1, 2)
@@ -440,4 +484,5 @@ def verify_placement(
         outline=[[float(x), float(y)] for x, y in outline],
         coverage=coverage,
         explained=explained,
+        precoverage=pre,
     )
