@@ -30,12 +30,15 @@ class Settings:
     verify_top: int = 3  # candidates verified with local features
     min_inliers: int = 10
     min_agreement: float = 0.5  # share of aligned cells whose pixels must agree
+    settled_inliers: int = 40  # a transform this well supported is final: no further attempts
     local_features: str = "orb"  # orb (fast) or sift
     local_nfeatures: int = 1500  # keypoints of the listing (a copy may fill a small part of it)
     ref_nfeatures: int = 700  # keypoints of a reference (it fills its whole image); matching cost ~ both
+    rich_ref_nfeatures: int = 1500  # second try with this many reference keypoints (0 = off)
+    rich_floor: float = 0.3  # ... for candidates at least this similar
     fallback_features: str = "sift"  # sturdier, slower features when the fast ones fail ("" = none)
     fallback_ref_nfeatures: int = 1500  # ... with this many reference keypoints
-    fallback_floor: float = 0.4  # ... for candidates at least this similar
+    fallback_floor: float = 0.35  # ... for candidates at least this similar
     coarse_max_side: int = 240  # second try at this size for similar candidates (blurred copies); 0 = off
     coarse_floor: float = 0.4  # ... for candidates at least this similar
     # Throughput
@@ -53,7 +56,9 @@ class Settings:
     logo_max_frac: float = 0.35  # largest logo searched, fraction of the listing's long side
     logo_scale_step: float = 1.26  # ratio between scan scales
     logo_min_start: float = 0.1  # pre-check: best silhouette/listing correlation over shifts, before ECC
-    logo_refine_steps: int = 20  # ECC iterations refining a candidate's placement
+    logo_min_precoverage: float = 0.5  # pre-check: contour coverage within 3 px, before ECC
+    logo_refine_steps: int = 10  # ECC iterations refining a candidate's placement (per resolution)
+    logo_coarse_refine: bool = True  # start the refinement at half resolution (wider basin)
     logo_verify: int = 16  # candidates verified per listing
     logo_per_logo: int = 3  # of which at most this many per logo
     logo_index_dims: int = 32  # template space (principal components)
@@ -68,6 +73,7 @@ class Settings:
     index_target_recall: float = IndexOptions.target_recall  # rebuild tunes nprobe to this recall@1
     index_train_sample: int = IndexOptions.train_sample  # vectors sampled to train IVF / PQ
     index_pq_m: int = IndexOptions.pq_m  # ivf_pq: bytes per vector
+    index_max_probe_share: float = IndexOptions.max_probe_share  # nprobe tuning stops at this share of lists
     milvus_uri: str = IndexOptions.milvus_uri  # Milvus Lite file (relative to home) or http://host:19530
     milvus_collection_prefix: str = IndexOptions.milvus_collection_prefix
     milvus_index_type: str = IndexOptions.milvus_index_type  # AUTOINDEX, HNSW, IVF_SQ8, ... (server side)
