@@ -31,7 +31,7 @@ class IndexOptions:
     max_probe_share: float = 0.25  # tuning never probes more than this share of the IVF lists
     pq_m: int = 64  # ivf_pq: bytes per vector
     fs_pq_m: int = 0  # ivf_fs: 4-bit sub-quantisers (0: dim / 4, i.e. dim / 8 bytes a vector)
-    fs_k_factor: int = 8  # ivf_fs: candidates re-ranked with 8-bit codes, as a multiple of k
+    fs_k_factor: int = 16  # ivf_fs: candidates re-ranked with 8-bit codes, a multiple of k (1M: 16)
     milvus_uri: str = "milvus.db"  # a path (Milvus Lite, relative to home) or http(s)://host:19530
     milvus_collection_prefix: str = "authcheck"
     milvus_index_type: str = "AUTOINDEX"

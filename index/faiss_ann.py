@@ -324,7 +324,7 @@ class FastScanIndex(IvfIndex):
         nprobe: int,
         trained_on: int = 0,
         refine: faiss.Index | None = None,
-        k_factor: int = 8,
+        k_factor: int = 16,
     ) -> None:
         super().__init__(dim, "ivf_fs", index, nprobe, trained_on)
         self._refine = refine if refine is not None else self._new_refine(dim)
@@ -340,7 +340,7 @@ class FastScanIndex(IvfIndex):
     def create(cls, dim: int, plan: IndexPlan, train_points: int | None = None) -> FastScanIndex:
         key = IvfIndex.index_key(plan, dim, train_points)
         index = faiss.index_factory(dim, key, faiss.METRIC_INNER_PRODUCT)
-        return cls(dim, index, plan.nprobe, k_factor=plan.k_factor or 8)
+        return cls(dim, index, plan.nprobe, k_factor=plan.k_factor or 16)
 
     def _adopt(self, fresh: IvfIndex) -> None:
         super()._adopt(fresh)
