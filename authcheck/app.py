@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -245,11 +246,11 @@ class Authcheck:
 
     def _decoded_stream(
         self,
-        items: Iterable[tuple[str, str | Path | bytes]],
+        items: Iterable[tuple[str, Any]],
         max_side: int,
         keep_bytes: bool,
         ahead: int = 8,
-        work: Callable[[str, str | Path | bytes], object] | None = None,
+        work: Callable[[str, Any], Any] | None = None,
     ) -> Iterator:
         """Decode in background threads, ``ahead`` items ahead of the consumer, in order.
 
@@ -402,7 +403,7 @@ class Authcheck:
     # -- screening -------------------------------------------------------------------------
     def screen(
         self,
-        items: Iterable[tuple[str, str | Path | bytes]],
+        items: Iterable[tuple[str, str | Path | bytes] | tuple[str, str | Path | bytes, str | None]],
         *,
         seller: str | None = None,
         listing_id: str | None = None,
@@ -411,26 +412,30 @@ class Authcheck:
     ) -> Iterator[ScreeningResult]:
         """Screen listing images given as (name, path-or-bytes); yields one result per item, in order.
 
-        Images are decoded and screened in background threads (``settings.workers``), a few
-        ahead of the consumer; results come back in input order. Unreadable images yield a
-        result with ``error`` set. Flagged results are stored for review when ``record`` is true.
+        An item may carry its own seller as a third element (bulk screening of many sellers'
+        listings in one stream); otherwise ``seller`` applies. Images are decoded and screened
+        in background threads (``settings.workers``), a few ahead of the consumer; results
+        come back in input order. Unreadable images yield a result with ``error`` set.
+        Flagged results are stored for review when ``record`` is true.
         """
         self.refresh()
         allowed = self.catalogue.brand_reference_ids(brand, "catalogue") if brand else None
         authorised = self.catalogue.authorised_map()
         _ = self.descriptor  # load the model before the pool starts working
 
-        def work(name: str, src: str | Path | bytes) -> tuple[_Decoded, ScreeningResult | None]:
+        def work(name: str, job: tuple) -> tuple[_Decoded, str | None, ScreeningResult | None]:
             # background thread: decode, embed, verify; only recording stays on the caller's thread
+            src, who = job
             dec = self._decode(name, src, self.settings.decode_max_side, keep_bytes=record)
             if dec.error is not None or dec.image is None:
-                return dec, None
-            return dec, self._screen_decoded(dec.name, dec.image, seller, allowed, authorised, brand)
+                return dec, who, None
+            return dec, who, self._screen_decoded(dec.name, dec.image, who, allowed, authorised, brand)
 
+        jobs = ((item[0], (item[1], item[2] if len(item) > 2 else seller)) for item in items)
         ahead = 2 * self.settings.workers
-        for dec, result in self._decoded_stream(items, 0, False, ahead=ahead, work=work):
+        for dec, who, result in self._decoded_stream(jobs, 0, False, ahead=ahead, work=work):
             if result is None:
-                yield ScreeningResult(image=dec.name, seller=seller, error=dec.error or "unreadable")
+                yield ScreeningResult(image=dec.name, seller=who, error=dec.error or "unreadable")
                 continue
             if record and result.flagged:
                 result.screening_id = self._record(result, dec, listing_id)

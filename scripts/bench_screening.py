@@ -225,15 +225,12 @@ def main() -> int:
     sellers = {q["file"]: q.get("seller") for q in queries}
     results: dict[str, ScreeningResult] = {}
     start = time.perf_counter()
-    by_seller: dict[str | None, list[str]] = defaultdict(list)
-    for q in queries:
-        by_seller[sellers[q["file"]]].append(q["file"])
     timings: dict[str, list[float]] = defaultdict(list)
-    for seller, files in by_seller.items():
-        for r in app.screen([(f, args.data / f) for f in files], seller=seller, record=False):
-            results[r.image] = r
-            for k, v in r.timings_ms.items():
-                timings[k].append(v)
+    stream = [(q["file"], args.data / q["file"], sellers[q["file"]]) for q in queries]
+    for r in app.screen(stream, record=False):  # one stream, each listing with its seller
+        results[r.image] = r
+        for k, v in r.timings_ms.items():
+            timings[k].append(v)
     screen_s = time.perf_counter() - start
     app.close()
 
