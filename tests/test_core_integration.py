@@ -142,3 +142,20 @@ def test_cli_contract_and_new_process_gives_same_answers(
     assert bad.returncode == 2 and "unknown brand" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     usage = _cli(home, "screen")
     assert usage.returncode == 2
+
+
+def test_bulk_stream_keeps_order_and_per_item_sellers(
+    registered: Authcheck, photos: dict[str, Path], tmp_path: Path
+) -> None:
+    copy = _copy_of(photos["coffee"], tmp_path / "copy.jpg")
+    items = [
+        ("a.jpg", photos["chelsea"], "seller-a"),
+        ("b.jpg", copy),
+        ("c.jpg", tmp_path / "missing.jpg", "seller-c"),
+        ("d.jpg", photos["hubble_deep_field"], "seller-d"),
+    ]
+    results = list(registered.screen(items, seller="default", record=False))
+    assert [r.image for r in results] == ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
+    assert [r.seller for r in results] == ["seller-a", "default", "seller-c", "seller-d"]
+    assert [r.verdict for r in results if r.error is None] == ["clean", "copy", "clean"]
+    assert results[2].error and "missing.jpg" in results[2].error
