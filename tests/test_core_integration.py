@@ -158,4 +158,4 @@ def test_bulk_stream_keeps_order_and_per_item_sellers(
     assert [r.image for r in results] == ["a.jpg", "b.jpg", "c.jpg", "d.jpg"]
     assert [r.seller for r in results] == ["seller-a", "default", "seller-c", "seller-d"]
     assert [r.verdict for r in results if r.error is None] == ["clean", "copy", "clean"]
-    assert results[2].error and "missing.jpg" in results[2].error
+    assert results[2].error and "c.jpg" in results[2].error and "no such file" in results[2].error
