@@ -191,6 +191,13 @@ def main() -> int:
     ap.add_argument("--dump", type=Path, help="write per-query results as JSON Lines here")
     ap.add_argument("--plots", type=Path, help="write PR and per-edit PNGs into this folder")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
+    ap.add_argument(
+        "--passes",
+        type=int,
+        default=1,
+        help="screen the set this many times and time the last pass (2: reference keypoints are "
+        "already cached, as in a long-running service; 1: includes their first extraction)",
+    )
     args = ap.parse_args()
 
     manifest = json.loads((args.data / "manifest.json").read_text())
@@ -224,14 +231,17 @@ def main() -> int:
     manifest = {**manifest, "queries": queries}
     sellers = {q["file"]: q.get("seller") for q in queries}
     results: dict[str, ScreeningResult] = {}
-    start = time.perf_counter()
-    timings: dict[str, list[float]] = defaultdict(list)
     stream = [(q["file"], args.data / q["file"], sellers[q["file"]]) for q in queries]
-    for r in app.screen(stream, record=False):  # one stream, each listing with its seller
-        results[r.image] = r
-        for k, v in r.timings_ms.items():
-            timings[k].append(v)
-    screen_s = time.perf_counter() - start
+    pass_rates: list[float] = []
+    for _ in range(max(1, args.passes)):
+        start = time.perf_counter()
+        timings: dict[str, list[float]] = defaultdict(list)
+        for r in app.screen(stream, record=False):  # one stream, each listing with its seller
+            results[r.image] = r
+            for k, v in r.timings_ms.items():
+                timings[k].append(v)
+        screen_s = time.perf_counter() - start
+        pass_rates.append(round(len(queries) / screen_s, 1))
     app.close()
 
     report = evaluate(manifest, results, ref_ids)
@@ -239,6 +249,7 @@ def main() -> int:
         "references": n_reg,
         "register_img_per_s": round(n_reg / t_reg, 1) if t_reg else 0.0,
         "screen_img_per_s": round(len(queries) / screen_s, 1),
+        "img_per_s_per_pass": pass_rates,  # the first pass includes reference keypoint extraction
         "stage_ms_median": {k: round(float(np.median(v)), 1) for k, v in timings.items()},
     }
     if args.dump:
@@ -275,7 +286,8 @@ def _print(report: dict, manifest: dict) -> None:
     )
     print(
         f"speed  {sp['references']} references, register {sp['register_img_per_s']} img/s, "
-        f"screen {sp['screen_img_per_s']} img/s end to end; median stage ms {sp['stage_ms_median']}"
+        f"screen {sp['screen_img_per_s']} img/s end to end (per pass: {sp['img_per_s_per_pass']}); "
+        f"median stage ms {sp['stage_ms_median']}"
     )
 
 
