@@ -3,7 +3,7 @@
 Small catalogues get exact flat search (no training, exact answers). Past
 ``flat_max`` vectors, exact search gets slower than the latency target, so an IVF index
 takes over: IVF with 4-bit fast-scan PQ codes whose best ``k * k_factor`` candidates are
-re-ranked with 8-bit scalar-quantised codes (``ivf_fs``, ~dim + dim/8 bytes a vector, near
+re-ranked with 8-bit scalar-quantised codes (``ivf_fs``, ~dim + dim/4 bytes a vector, near
 exact and several times faster than scanning 8-bit codes) while it fits the memory budget,
 else IVF with 8-bit codes only (``ivf_sq8``, ~dim bytes a vector), else IVF-PQ (``ivf_pq``,
 ``pq_m`` bytes a vector, lower recall). ``nprobe`` is tuned after the build against
@@ -30,8 +30,8 @@ class IndexOptions:
     train_sample: int = 200_000  # vectors sampled from the catalogue to train IVF/PQ
     max_probe_share: float = 0.25  # tuning never probes more than this share of the IVF lists
     pq_m: int = 64  # ivf_pq: bytes per vector
-    fs_pq_m: int = 0  # ivf_fs: 4-bit sub-quantisers (0: dim / 4, i.e. dim / 8 bytes a vector)
-    fs_k_factor: int = 16  # ivf_fs: candidates re-ranked with 8-bit codes, a multiple of k (1M: 16)
+    fs_pq_m: int = 0  # ivf_fs: 4-bit sub-quantisers (0: dim / 2, i.e. dim / 4 bytes a vector)
+    fs_k_factor: int = 4  # ivf_fs: candidates re-ranked with 8-bit codes, a multiple of k
     milvus_uri: str = "milvus.db"  # a path (Milvus Lite, relative to home) or http(s)://host:19530
     milvus_collection_prefix: str = "authcheck"
     milvus_index_type: str = "AUTOINDEX"
@@ -87,7 +87,7 @@ def estimated_bytes(kind: str, count: int, dim: int, nlist: int = 0, pq_m: int =
     if kind == "ivf_pq":
         return count * (pq_m + 8) + centroids + dim * dim * 4
     if kind == "ivf_fs":  # 4-bit fast-scan codes + ids, 8-bit re-rank codes + their id maps (~48 B)
-        return count * ((pq_m or dim // 4) // 2 + 8 + dim + 56) + centroids
+        return count * ((pq_m or dim // 2) // 2 + 8 + dim + 56) + centroids
     raise ValueError(f"unknown index kind {kind!r}")
 
 
@@ -100,7 +100,7 @@ def plan_index(count: int, dim: int, options: IndexOptions | None = None, kind: 
     if kind == "flat" or (kind == "auto" and count <= opts.flat_max):
         why = "forced" if kind == "flat" else f"{count} vectors <= flat_max {opts.flat_max}: exact search"
         return IndexPlan("flat", reason=why)
-    fs_m = opts.fs_pq_m or dim // 4
+    fs_m = opts.fs_pq_m or dim // 2
     if kind == "ivf_fs" or (kind == "auto" and estimated_bytes("ivf_fs", count, dim, nlist, fs_m) <= budget):
         why = (
             "forced"

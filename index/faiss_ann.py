@@ -137,7 +137,7 @@ class IvfIndex(VectorIndex):
         if plan.kind == "ivf_sq8":
             return f"IVF{plan.nlist},SQ8"
         if plan.kind == "ivf_fs":
-            m = plan.pq_m or dim // 4
+            m = plan.pq_m or dim // 2
             if dim % m or m % 2:
                 raise ValueError(f"fast-scan pq_m {m} must be even and divide the dimension {dim}")
             return f"IVF{plan.nlist},PQ{m}x4fs"
@@ -324,7 +324,7 @@ class FastScanIndex(IvfIndex):
         nprobe: int,
         trained_on: int = 0,
         refine: faiss.Index | None = None,
-        k_factor: int = 16,
+        k_factor: int = 4,
     ) -> None:
         super().__init__(dim, "ivf_fs", index, nprobe, trained_on)
         self._refine = refine if refine is not None else self._new_refine(dim)
@@ -340,7 +340,7 @@ class FastScanIndex(IvfIndex):
     def create(cls, dim: int, plan: IndexPlan, train_points: int | None = None) -> FastScanIndex:
         key = IvfIndex.index_key(plan, dim, train_points)
         index = faiss.index_factory(dim, key, faiss.METRIC_INNER_PRODUCT)
-        return cls(dim, index, plan.nprobe, k_factor=plan.k_factor or 16)
+        return cls(dim, index, plan.nprobe, k_factor=plan.k_factor or 4)
 
     def _adopt(self, fresh: IvfIndex) -> None:
         super()._adopt(fresh)

@@ -555,7 +555,7 @@ def main() -> int:
     parser.add_argument("--train-sample", type=int, default=200_000)
     parser.add_argument("--target-recall", type=float, default=0.99)
     parser.add_argument(
-        "--fs-pq-m", type=int, default=0, help="ivf_fs: 4-bit sub-quantisers (0: the product default, dim/4)"
+        "--fs-pq-m", type=int, default=0, help="ivf_fs: 4-bit sub-quantisers (0: the product default, dim/2)"
     )
     parser.add_argument("--noisy-queries", type=int, default=500)
     parser.add_argument("--latency-queries", type=int, default=300)

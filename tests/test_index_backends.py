@@ -150,9 +150,9 @@ def test_save_load_roundtrip_keeps_answers_and_settings(kind: str, data, tmp_pat
 
 def test_fast_scan_rerank_orders_by_8bit_scores_and_trains_on_first_add(data) -> None:
     ids, base, queries = data
-    index = IvfIndex.create(DIM, plan_index(1_000_000, DIM, IndexOptions(fs_k_factor=4), kind="ivf_fs"))
-    assert isinstance(index, FastScanIndex) and index.k_factor == 4 and index.nlist == nlist_for(1_000_000)
-    assert index.describe() == f"IVF{index.nlist},PQ{DIM // 4}x4fs"
+    index = IvfIndex.create(DIM, plan_index(1_000_000, DIM, IndexOptions(fs_k_factor=6), kind="ivf_fs"))
+    assert isinstance(index, FastScanIndex) and index.k_factor == 6 and index.nlist == nlist_for(1_000_000)
+    assert index.describe() == f"IVF{index.nlist},PQ{DIM // 2}x4fs"
     index.add(ids[:200], base[:200])  # a fresh space: trains a few lists, and the re-rank codes
     assert index.is_trained and index.nlist <= 200 // 39 and len(index) == 200
     index.add(ids[200:], base[200:])
@@ -207,7 +207,7 @@ def test_auto_plan_by_size_and_memory() -> None:
     assert plan_index(500, 512, opts).kind == "flat"
     big = plan_index(1_000_000, 512, opts)
     assert big.kind == "ivf_fs" and big.nlist == 4096 and big.nprobe >= 8
-    assert big.pq_m == 128 and big.k_factor == IndexOptions().fs_k_factor
+    assert big.pq_m == 256 and big.k_factor == IndexOptions().fs_k_factor
     assert plan_index(1_000_000, 512, IndexOptions(flat_max=1000, memory_gb=0.55)).kind == "ivf_sq8"
     assert plan_index(5_000_000, 512, opts).kind == "ivf_pq"
     assert nlist_for(100) == 2 and nlist_for(0) == 1
