@@ -22,7 +22,7 @@ class Settings:
     """Tunable parameters; thresholds were calibrated on the dev split of the benchmark."""
 
     model: str = DEFAULT_MODEL
-    index_backend: str = "auto"  # auto | flat | ivf_sq8 | ivf_pq | milvus (see docs/scale.md)
+    index_backend: str = "auto"  # auto | flat | ivf_fs | ivf_sq8 | ivf_pq | milvus (see docs/scale.md)
     # Copy detection
     candidates: int = 5  # nearest references looked at per listing view
     accept_similarity: float = 0.8  # cosine that makes a copy when no transform is found
@@ -73,6 +73,8 @@ class Settings:
     index_target_recall: float = IndexOptions.target_recall  # rebuild tunes nprobe to this recall@1
     index_train_sample: int = IndexOptions.train_sample  # vectors sampled to train IVF / PQ
     index_pq_m: int = IndexOptions.pq_m  # ivf_pq: bytes per vector
+    index_fs_pq_m: int = IndexOptions.fs_pq_m  # ivf_fs: 4-bit sub-quantisers (0: dim / 2)
+    index_fs_k_factor: int = IndexOptions.fs_k_factor  # ivf_fs: candidates re-ranked with 8-bit codes, x k
     index_max_probe_share: float = IndexOptions.max_probe_share  # nprobe tuning stops at this share of lists
     milvus_uri: str = IndexOptions.milvus_uri  # Milvus Lite file (relative to home) or http://host:19530
     milvus_collection_prefix: str = IndexOptions.milvus_collection_prefix
