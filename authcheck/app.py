@@ -244,23 +244,13 @@ class Authcheck:
         except OSError as exc:
             return _Decoded(name=name, error=f"cannot read image {name!r}: {exc.strerror or exc}")
 
-    def _decoded_stream(
-        self,
-        items: Iterable[tuple[str, Any]],
-        max_side: int,
-        keep_bytes: bool,
-        ahead: int = 8,
-        work: Callable[[str, Any], Any] | None = None,
+    def _in_pool(
+        self, items: Iterable[tuple[str, Any]], work: Callable[[str, Any], Any], ahead: int
     ) -> Iterator:
-        """Decode in background threads, ``ahead`` items ahead of the consumer, in order.
-
-        ``work(name, source)`` replaces plain decoding when given (registration hashes,
-        stores and resizes in the pool too); the stream then yields its results.
-        """
-        task = work or (lambda name, src: self._decode(name, src, max_side, keep_bytes))
+        """``work(name, source)`` for each item on the worker pool, ``ahead`` items ahead, in order."""
         pending: deque = deque()
         for name, src in items:
-            pending.append(self._pool.submit(task, name, src))
+            pending.append(self._pool.submit(work, name, src))
             if len(pending) >= ahead:
                 yield pending.popleft().result()
         while pending:
@@ -320,7 +310,7 @@ class Authcheck:
         batch: list[tuple] = []
         with self.write_lock():
             self.catalogue_space.refresh()
-            for item in self._decoded_stream(items, 0, False, ahead=2 * batch_size, work=prepare):
+            for item in self._in_pool(items, prepare, ahead=2 * batch_size):
                 if isinstance(item, _Decoded):
                     report.failed.append((item.name, item.error or "unreadable"))
                 elif item[2] is None:
@@ -433,7 +423,7 @@ class Authcheck:
 
         jobs = ((item[0], (item[1], item[2] if len(item) > 2 else seller)) for item in items)
         ahead = 2 * self.settings.workers
-        for dec, who, result in self._decoded_stream(jobs, 0, False, ahead=ahead, work=work):
+        for dec, who, result in self._in_pool(jobs, work, ahead=ahead):
             if result is None:
                 yield ScreeningResult(image=dec.name, seller=who, error=dec.error or "unreadable")
                 continue

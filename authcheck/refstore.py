@@ -25,6 +25,9 @@ class ReferenceStore:
         self.feature_max_side = feature_max_side
         self._cache: OrderedDict[tuple, LocalFeatures] = OrderedDict()
         self._cache_size = cache_size
+        # Verifying one candidate asks for up to 8 feature sets (orientations, sizes, kinds).
+        self._images: OrderedDict[str, LoadedImage] = OrderedDict()
+        self._images_size = 16
         self._lock = threading.Lock()
 
     def save(self, sha256: str, image: LoadedImage) -> str:
@@ -57,6 +60,20 @@ class ReferenceStore:
         """Decode a stored copy (alpha kept)."""
         return load_image_full(self.path(rel))
 
+    def _decoded(self, rel: str) -> LoadedImage:
+        """A stored copy, decoded once for the several feature sets asked of it in a row."""
+        with self._lock:
+            hit = self._images.get(rel)
+            if hit is not None:
+                self._images.move_to_end(rel)
+                return hit
+        img = self.load(rel)
+        with self._lock:
+            self._images[rel] = img
+            while len(self._images) > self._images_size:
+                self._images.popitem(last=False)
+        return img
+
     def features(
         self,
         rel: str,
@@ -74,7 +91,7 @@ class ReferenceStore:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        img = self.load(rel)
+        img = self._decoded(rel)
         rgb, alpha = img.rgb, img.alpha
         if mirror:
             rgb = mirrored(rgb)

@@ -88,14 +88,19 @@ def _print_state(state: dict) -> None:
     print(f"advice      {state['advice'] or 'none'}")
 
 
-def _info(args: argparse.Namespace) -> int:
-    with opened_app(args) as app:
-        state = _state(app)
-    if args.json:
+def _show(state: dict, as_json: bool) -> int:
+    """Print the index state as JSON or as the readable block; exit code 0."""
+    if as_json:
         print(json.dumps(state, indent=2, sort_keys=True))
     else:
         _print_state(state)
     return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    with opened_app(args) as app:
+        state = _state(app)
+    return _show(state, args.json)
 
 
 def _save_backend(args: argparse.Namespace, backend: str) -> None:
@@ -125,8 +130,4 @@ def _rebuild(args: argparse.Namespace) -> int:
         with app.write_lock():
             app.catalogue_space.rebuild(**options)
         state = _state(app)
-    if args.json:
-        print(json.dumps(state, indent=2, sort_keys=True))
-    else:
-        _print_state(state)
-    return 0
+    return _show(state, args.json)
