@@ -28,19 +28,24 @@ class Settings:
     accept_similarity: float = 0.8  # cosine that makes a copy when no transform is found
     verify_floor: float = 0.0  # candidates less similar than this are not verified
     verify_top: int = 3  # candidates verified with local features
+    thorough_top: int = 1  # of which these (and any at least rich_floor similar) get every plan; the rest
+    # get the first plan, unmirrored
     min_inliers: int = 10
     min_agreement: float = 0.5  # share of aligned cells whose pixels must agree
     settled_inliers: int = 40  # a transform this well supported is final: no further attempts
     local_features: str = "orb"  # orb (fast) or sift
     local_nfeatures: int = 1500  # keypoints of the listing (a copy may fill a small part of it)
     ref_nfeatures: int = 700  # keypoints of a reference (it fills its whole image); matching cost ~ both
-    rich_ref_nfeatures: int = 1500  # second try with this many reference keypoints (0 = off)
+    rich_ref_nfeatures: int = 0  # second try with this many reference keypoints (0 = off)
     rich_floor: float = 0.3  # ... for candidates at least this similar
     fallback_features: str = "sift"  # sturdier, slower features when the fast ones fail ("" = none)
     fallback_ref_nfeatures: int = 1500  # ... with this many reference keypoints
-    fallback_floor: float = 0.35  # ... for candidates at least this similar
+    fallback_floor: float = 0.5  # ... for candidates at least this similar
     coarse_max_side: int = 240  # second try at this size for similar candidates (blurred copies); 0 = off
     coarse_floor: float = 0.4  # ... for candidates at least this similar
+    dense_floor: float = 0.1  # place candidates this similar by their pixels when keypoints fail (0 = off)
+    dense_min_correlation: float = 0.78  # ... refining placements that correlate at least this much
+    dense_min_ncc: float = 0.93  # ... and calling them copies when the aligned overlap correlates this much
     # Throughput
     workers: int = max(1, min(os.cpu_count() or 1, 8))  # images decoded and screened in parallel
     # Image handling

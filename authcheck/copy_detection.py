@@ -6,6 +6,9 @@
 3. References between ``verify_floor`` and that are checked with local features: a
    RANSAC similarity transform with enough inliers, *and* pixels that agree after
    alignment (NCC), so another photo of the same subject is not called a copy.
+4. Where keypoints find no transform (smooth, low-texture shots; heavy blur), the best
+   candidate is placed by correlating its pixels (:mod:`vision.dense_alignment`) and
+   checked the same way, with a stricter whole-overlap correlation.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from authcheck.refstore import ReferenceStore
 from authcheck.results import Match
 from index.catalogue import Catalogue
 from index.space import VectorSpace
+from vision.dense_alignment import verify_dense
 from vision.local_features import LocalFeatures, Verification, extract, verify
 
 
@@ -54,11 +58,21 @@ class _Attempt:
 class _Oriented:
     result: Verification
     mirrored: bool
+    signal: str = "keypoints"  # how it was aligned: keypoints | pixels (dense)
+    correlation: float = 0.0  # dense alignment only: template correlation
+
+    @property
+    def aligned(self) -> bool:
+        """Whether a transform was found (and the pixels checked)."""
+        return self.result.transform is not None
 
 
-def verification_score(similarity: float, v: Verification) -> float:
-    """Confidence in [0, 1] that a verified candidate is a copy."""
-    geo = min(1.0, v.inliers / 40.0)
+def verification_score(similarity: float, v: Verification, correlation: float = 0.0) -> float:
+    """Confidence in [0, 1] that a verified candidate is a copy.
+
+    Geometric support is the keypoint inliers or, for a dense alignment, its correlation.
+    """
+    geo = max(min(1.0, v.inliers / 40.0), correlation)
     return float(min(1.0, 0.5 + 0.2 * geo + 0.3 * v.agreement + 0.2 * max(0.0, similarity)))
 
 
@@ -132,33 +146,63 @@ class CopyDetector:
         return plans
 
     def _best_orientation(
-        self, listing: ListingInput, ref_path: str, ref_width: int, similarity: float
+        self, listing: ListingInput, ref_path: str, ref_width: int, similarity: float, thorough: bool = True
     ) -> _Oriented:
         """The best verification over the plans, each as is and mirrored, stopping at the first copy.
 
         A plan whose best transform is well supported (``settled_inliers``) but whose pixels
         disagree ends the search: that is a re-shot of the subject, and coarser or other
-        features would only find a looser alignment to excuse it.
+        features would only find a looser alignment to excuse it. When keypoints find no
+        transform at all (little texture, heavy blur), the reference is placed by its pixels.
+        Without ``thorough``, only the first (cheapest) plan is tried, and only as is.
         """
         s = self.settings
         best: _Oriented | None = None
-        for method, side, n_ref in self._plans(similarity):
-            for mirror in (False, True):
+        plans = self._plans(similarity)
+        for method, side, n_ref in plans if thorough else plans[:1]:
+            for mirror in (False, True) if thorough else (False,):
                 attempt = _Attempt(method, side, n_ref, mirror)
                 got = _Oriented(self._verify(listing, ref_path, ref_width, attempt), mirror)
                 if best is None or self._rank(got) > self._rank(best):
                     best = got
-                if best.result.inliers >= s.min_inliers and best.result.agreement >= s.min_agreement:
+                if self._is_copy(best):
                     return best
             assert best is not None
             if best.result.inliers >= s.settled_inliers:
                 return best
         assert best is not None
+        if thorough and s.dense_floor and similarity >= s.dense_floor and not best.aligned:
+            dense = self._verify_dense(listing, ref_path)
+            if self._rank(dense) > self._rank(best):
+                best = dense
         return best
 
-    def _rank(self, o: _Oriented) -> tuple[float, int]:
-        geometric = o.result.inliers >= self.settings.min_inliers
-        return (o.result.agreement if geometric else -1.0, o.result.inliers)
+    def _is_copy(self, o: _Oriented) -> bool:
+        """An alignment whose pixels agree; without keypoint support the whole overlap must correlate too."""
+        s = self.settings
+        if not o.aligned or o.result.agreement < s.min_agreement:
+            return False
+        return o.signal != "pixels" or o.result.ncc >= s.dense_min_ncc
+
+    def _verify_dense(self, listing: ListingInput, ref_path: str) -> _Oriented:
+        """Place the reference (as is or mirrored) in the listing by correlating its pixels."""
+        s = self.settings
+        views = [
+            self.refs.features(
+                ref_path,
+                method=s.local_features,
+                nfeatures=s.ref_nfeatures,
+                mirror=m,
+                max_side=s.feature_max_side,
+            )
+            for m in (False, True)
+        ]
+        lis = listing.features(s.feature_max_side, s.local_features, s.local_nfeatures)
+        which, v, corr = verify_dense(views, lis, min_correlation=s.dense_min_correlation)
+        return _Oriented(v, which == 1, signal="pixels", correlation=corr)
+
+    def _rank(self, o: _Oriented) -> tuple[float, int, float]:
+        return (o.result.agreement if o.aligned else -1.0, o.result.inliers, o.correlation)
 
     @staticmethod
     def _attach_region(m: Match, v: Verification, k: float) -> None:
@@ -193,22 +237,22 @@ class CopyDetector:
             # Verify the best few candidates; lower ones only while nothing has been confirmed.
             if sim < s.verify_floor or rank >= s.verify_top or (verified_any and sim < s.accept_similarity):
                 continue
-            v = self._best_orientation(listing, ref.stored_path, ref.width, sim)
+            thorough = rank < s.thorough_top or sim >= s.rich_floor
+            v = self._best_orientation(listing, ref.stored_path, ref.width, sim, thorough)
             m.mirrored = v.mirrored
             m.inliers, m.ncc, m.agreement = v.result.inliers, v.result.ncc, v.result.agreement
-            geometric = v.result.inliers >= s.min_inliers
-            if geometric:
-                # A transform was found: the pixels decide (a re-shot of the subject disagrees).
-                is_copy = v.result.agreement >= s.min_agreement
-            else:
-                is_copy = sim >= s.accept_similarity
-            if is_copy and v.result.outline:
-                self._attach_region(m, v.result, listing.scale_to_original)
-            if is_copy:
+            # Aligned pixels that agree make a copy. Failing that, a high descriptor similarity
+            # does, unless a well-supported keypoint transform showed the pixels disagree
+            # (a re-shot of the subject).
+            vetoed = v.signal == "keypoints" and v.aligned and v.result.inliers >= s.settled_inliers
+            verified = self._is_copy(v)
+            if verified or (sim >= s.accept_similarity and not vetoed):
                 m.verdict = "copy"
-                m.signal = "keypoints" if geometric else "descriptor"
-                if geometric:
-                    m.score = max(m.score, verification_score(sim, v.result))
+                m.signal = v.signal if verified else "descriptor"
+                if verified:
+                    m.score = max(m.score, verification_score(sim, v.result, v.correlation))
+                    if v.result.outline:
+                        self._attach_region(m, v.result, listing.scale_to_original)
                 verified_any = True
         matches.sort(key=lambda m: (m.verdict != "copy", -m.score))
         return matches

@@ -159,3 +159,22 @@ def test_bulk_stream_keeps_order_and_per_item_sellers(
     assert [r.seller for r in results] == ["seller-a", "default", "seller-c", "seller-d"]
     assert [r.verdict for r in results if r.error is None] == ["clean", "copy", "clean"]
     assert results[2].error and "c.jpg" in results[2].error and "no such file" in results[2].error
+
+
+def test_a_smooth_catalogue_shot_pasted_into_a_photo_is_caught_by_its_pixels(
+    registered: Authcheck, tmp_path: Path
+) -> None:
+    from tests.test_dense_alignment import _paste, _smooth
+
+    app = registered
+    shot = tmp_path / "gradient.png"
+    Image.fromarray(_smooth(7)).save(shot)
+    assert len(app.register([shot], "acme").registered) == 1
+    listing = tmp_path / "listing.jpg"
+    Image.fromarray(_paste(_smooth(7)[:, ::-1], 0.5, (250, 150), background="chelsea")).save(listing, "JPEG", quality=85)
+    result = app.screen_one("listing.jpg", listing)
+    assert result.verdict == "copy"
+    best = result.matches[0]
+    assert best.source == str(shot) and best.signal == "pixels" and best.mirrored
+    x0, y0, x1, y1 = best.box
+    assert abs(x0 - 250) < 6 and abs(y0 - 150) < 6 and abs(x1 - 450) < 6 and abs(y1 - 330) < 6

@@ -7,8 +7,10 @@ RGB ``uint8`` images of any size and returns unit-length ``float32`` vectors, in
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -40,25 +42,37 @@ def resize_square(image: np.ndarray, size: int) -> np.ndarray:
 
 
 class Descriptor:
-    """A named descriptor model loaded once and shared; ``embed`` may be called from several threads."""
+    """A named descriptor model loaded once and shared; ``embed`` may be called from several threads.
+
+    Two onnxruntime sessions share the model: one using ``threads`` cores for a call that
+    runs alone (an upload's latency), one single-threaded for calls that overlap (bulk
+    screening runs one call per worker, and extra threads per call only add contention).
+    """
 
     def __init__(self, card: ModelCard, threads: int | None = None, batch_size: int = 16) -> None:
-        import onnxruntime as ort
-
         self.card = card
         self.batch_size = batch_size
+        self.threads = threads or default_threads()
+        self._wide = self._session(self.threads)
+        self._narrow = self._session(1) if self.threads > 1 else self._wide
+        self._input = self._wide.get_inputs()[0].name
+        self._active = 0
+        self._active_lock = threading.Lock()
+
+    def _session(self, threads: int) -> Any:
+        import onnxruntime as ort
+
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or default_threads()
+        opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # No busy-waiting between runs: on 2 cores the spinning threads would take the CPU
         # from the screening worker next door (measured: half the CPU per run without it).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            str(card.path), sess_options=opts, providers=["CPUExecutionProvider"]
+        return ort.InferenceSession(
+            str(self.card.path), sess_options=opts, providers=["CPUExecutionProvider"]
         )
-        self._input = self._session.get_inputs()[0].name
 
     @classmethod
     def from_name(
@@ -83,11 +97,18 @@ class Descriptor:
 
     def embed_prepared(self, batch: np.ndarray) -> np.ndarray:
         """Embed an (N, S, S, 3) uint8 batch already at the model's input size."""
-        out: list[np.ndarray] = []
-        for start in range(0, len(batch), self.batch_size):
-            chunk = np.ascontiguousarray(batch[start : start + self.batch_size])
-            (vecs,) = self._session.run(None, {self._input: chunk})  # run() is thread-safe
-            out.append(vecs)
+        with self._active_lock:
+            self._active += 1
+            session = self._wide if self._active == 1 else self._narrow
+        try:
+            out: list[np.ndarray] = []
+            for start in range(0, len(batch), self.batch_size):
+                chunk = np.ascontiguousarray(batch[start : start + self.batch_size])
+                (vecs,) = session.run(None, {self._input: chunk})  # run() is thread-safe
+                out.append(vecs)
+        finally:
+            with self._active_lock:
+                self._active -= 1
         vecs = np.concatenate(out).astype(np.float32, copy=False)
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         return vecs / np.maximum(norms, 1e-12)

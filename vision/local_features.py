@@ -259,22 +259,31 @@ def verify(
     det = float(np.linalg.det(h[:2, :2]))
     if n_in < min_inliers or not (1e-3 < det < 1e3) or not np.all(np.isfinite(h)):
         return out
+    complete_verification(out, ref, listing, h, pairs[inl][:max_pairs])
+    return out
+
+
+def complete_verification(
+    out: Verification, ref: LocalFeatures, listing: LocalFeatures, h: np.ndarray, pairs: np.ndarray
+) -> None:
+    """Fill in the photometric check, transform, outline and evidence pairs of an alignment.
+
+    ``h`` (3x3) maps reference feature pixels to listing feature pixels; ``pairs`` are the
+    (i_ref, j_listing) keypoint pairs to keep as evidence.
+    """
     out.ncc, out.agreement, out.coverage = _photometric(ref, listing, h)
     # Map reference-original -> listing-original pixels.
     s_ref = np.diag([ref.scale, ref.scale, 1.0])
     s_lis_inv = np.diag([1.0 / listing.scale, 1.0 / listing.scale, 1.0])
-    full = s_lis_inv @ h @ s_ref
-    out.transform = full
+    out.transform = s_lis_inv @ h @ s_ref
     rw, rh = ref.size
     corners = np.array([[0, 0], [rw, 0], [rw, rh], [0, rh]], dtype=np.float32).reshape(-1, 1, 2)
     proj = cv2.perspectiveTransform(corners, h).reshape(-1, 2) / listing.scale
     out.outline = [[float(x), float(y)] for x, y in proj]
-    keep = pairs[inl][:max_pairs]
     out.pairs = [
         (
             (float(ref.points[i, 0] / ref.scale), float(ref.points[i, 1] / ref.scale)),
             (float(listing.points[j, 0] / listing.scale), float(listing.points[j, 1] / listing.scale)),
         )
-        for i, j in keep
+        for i, j in pairs
     ]
-    return out
