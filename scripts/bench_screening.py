@@ -220,11 +220,16 @@ def main() -> int:
     for (brand, kind), files in refs_by_brand_kind.items():
         report = app.register([args.data / f for f in files], brand, kind)
         t_reg += report.seconds
-        for rid in report.registered:
-            ref = app.catalogue.get_reference(rid)
-            assert ref is not None
-            ref_ids[str(Path(ref.source).relative_to(args.data))] = rid
         n_reg += len(report.registered)
+    # Every reference of the set, including ones an earlier run registered into this home.
+    data_dir = args.data.resolve()
+    offset = 0
+    while page := app.catalogue.list_references(limit=1000, offset=offset):
+        offset += len(page)
+        for ref in page:
+            source = Path(ref.source).resolve()
+            if source.is_relative_to(data_dir):
+                ref_ids[str(source.relative_to(data_dir))] = ref.id
     app.refresh()  # load indexes/logo features before timing screening
 
     queries = manifest["queries"][: args.limit] if args.limit else manifest["queries"]
