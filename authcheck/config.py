@@ -43,7 +43,7 @@ class Settings:
     fallback_floor: float = 0.5  # ... for candidates at least this similar
     coarse_max_side: int = 240  # second try at this size for similar candidates (blurred copies); 0 = off
     coarse_floor: float = 0.4  # ... for candidates at least this similar
-    dense_floor: float = 0.1  # place candidates this similar by their pixels when keypoints fail (0 = off)
+    dense_floor: float = 0.15  # place candidates this similar by their pixels when keypoints fail (0 = off)
     dense_min_correlation: float = 0.78  # ... refining placements that correlate at least this much
     dense_min_ncc: float = 0.93  # ... and calling them copies when the aligned overlap correlates this much
     # Throughput
