@@ -455,7 +455,7 @@ class Authcheck:
 
         # The logo search runs beside the copy stage: on a single upload both cores work.
         logo_future = self._stage_pool.submit(logo_stage)
-        views = listing_views(rgb)
+        views = listing_views(rgb, region=self.settings.region_view)
         listing = ListingInput(rgb=rgb, view_names=[n for n, _ in views], scale_to_original=scale)
         # The listing's keypoints are extracted while the descriptor runs (most listings need them).
         keypoints = self._stage_pool.submit(self.copies.extract_features, listing)

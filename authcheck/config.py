@@ -25,6 +25,7 @@ class Settings:
     index_backend: str = "auto"  # auto | flat | ivf_fs | ivf_sq8 | ivf_pq | milvus (see docs/scale.md)
     # Copy detection
     candidates: int = 5  # nearest references looked at per listing view
+    region_view: bool = True  # also embed the main picture of a page-like listing (screenshots)
     accept_similarity: float = 0.8  # cosine that makes a copy when no transform is found
     verify_floor: float = 0.0  # candidates less similar than this are not verified
     verify_top: int = 3  # candidates verified with local features

@@ -81,7 +81,9 @@ def main() -> None:
     bg.paste(rocket, (140, 300))
     _save(bg, listings / "copy_pasted_on_background.jpg", quality=85)
     # 4. The logo, small and rotated, on an unrelated photo.
-    mark = logo.resize((120, 120), Image.Resampling.LANCZOS).rotate(12, expand=True, resample=Image.Resampling.BICUBIC)
+    mark = logo.resize((120, 120), Image.Resampling.LANCZOS).rotate(
+        12, expand=True, resample=Image.Resampling.BICUBIC
+    )
     _save(paste(data.chelsea(), mark, (300, 40)), listings / "logo_on_photo.jpg", quality=88)
     # 5. Another photo of a registered subject (a different camera view): must stay clean.
     _save(Image.fromarray(right), listings / "clean_other_view_of_motorcycle.jpg", quality=90)

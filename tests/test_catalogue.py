@@ -59,7 +59,9 @@ def test_failed_batch_inserts_nothing(tmp_path: Path) -> None:
 def test_screenings_queue_reviews_and_audit(tmp_path: Path) -> None:
     cat = Catalogue(tmp_path / "c.sqlite")
     cat.add_brand("a")
-    sid = cat.add_screening(image="l.jpg", verdict="copy", score=0.9, result={"x": 1}, brands=["a"], status="open")
+    sid = cat.add_screening(
+        image="l.jpg", verdict="copy", score=0.9, result={"x": 1}, brands=["a"], status="open"
+    )
     assert [s["id"] for s in cat.list_screenings(status="open", brand="a")] == [sid]
     assert cat.list_screenings(status="open", brand="zzz") == []
     cat.add_review(sid, "confirm", "rev1", "clear copy", "confirmed")

@@ -8,7 +8,7 @@ import pytest
 from vision.descriptor import Descriptor
 from vision.local_features import _cell_agreement, extract, verify
 from vision.models import ModelNotFoundError, get_model_card, list_models
-from vision.views import content_box, listing_views
+from vision.views import content_box, listing_views, photo_region
 
 
 def _photo(seed: int = 0, h: int = 300, w: int = 400) -> np.ndarray:
@@ -85,3 +85,25 @@ def test_cell_agreement_rejects_pixels_aligned_only_up_to_a_shift() -> None:
     assert total > 50 and good / total < 0.3
     good, total = _cell_agreement(a, a + np.float32(3.0), inside, 24)
     assert good == total
+
+
+def _page_around(picture: np.ndarray, at: tuple[int, int], size: tuple[int, int] = (720, 480)) -> np.ndarray:
+    """A white feed page with grey text lines and an icon row, the picture pasted at ``at``."""
+    h, w = size
+    page = np.full((h, w, 3), 250, np.uint8)
+    for y in range(20, h - 10, 40):  # text lines, with white between them
+        page[y : y + 5, 20 : w - 40 - (y * 7) % 120] = 160
+    y0, x0 = at
+    page[y0 : y0 + picture.shape[0], x0 : x0 + picture.shape[1]] = picture
+    return page
+
+
+def test_photo_region_finds_the_picture_in_a_screenshot_and_nothing_in_a_photo() -> None:
+    pic = _photo(0, 260, 360)
+    page = _page_around(pic, (300, 60))
+    x0, y0, x1, y1 = photo_region(page)
+    assert abs(x0 - 60) <= 10 and abs(y0 - 300) <= 10 and abs(x1 - 420) <= 10 and abs(y1 - 560) <= 10
+    assert "region" in [n for n, _ in listing_views(page)]
+    assert "region" not in [n for n, _ in listing_views(page, region=False)]
+    assert photo_region(_photo(1)) is None  # an ordinary photo is all picture
+    assert photo_region(np.full((300, 400, 3), 250, np.uint8)) is None  # an empty page

@@ -94,14 +94,14 @@ def extract(
     """
     h, w = image.shape[:2]
     scale = max_side / max(h, w)
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)  # before resizing: a third of the pixels to average
     if scale < 1.0 or upscale_small:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-        small = cv2.resize(image, size, interpolation=interp)
+        gray = cv2.resize(gray, size, interpolation=interp)
         small_alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR) if alpha is not None else None
     else:
-        scale, small, small_alpha = 1.0, image, alpha
-    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+        scale, small_alpha = 1.0, alpha
     mask = None
     if small_alpha is not None:
         mask = (small_alpha > 32).astype(np.uint8) * 255
