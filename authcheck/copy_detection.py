@@ -85,10 +85,10 @@ class CopyDetector:
         self.refs = refs
         self.settings = settings
 
-    def extract_features(self, listing: ListingInput) -> None:
-        """Compute the listing's keypoints for the first verification plan ahead of time."""
+    def extract_features(self, listing: ListingInput) -> LocalFeatures:
+        """The listing's keypoints for the first verification plan (computed once, ahead of time)."""
         s = self.settings
-        listing.features(s.feature_max_side, s.local_features, s.local_nfeatures)
+        return listing.features(s.feature_max_side, s.local_features, s.local_nfeatures)
 
     def candidates(
         self, vectors: np.ndarray, allowed: np.ndarray | None = None
@@ -110,13 +110,7 @@ class CopyDetector:
         Reference points of the result are in original reference pixels, unmirrored.
         """
         s = self.settings
-        ref_feats = self.refs.features(
-            ref_path,
-            method=attempt.method,
-            nfeatures=attempt.ref_nfeatures,
-            mirror=attempt.mirror,
-            max_side=attempt.side,
-        )
+        ref_feats = self._ref_features(ref_path, attempt)
         lis_feats = listing.features(attempt.side, attempt.method, s.local_nfeatures)
         v = verify(ref_feats, lis_feats, model="similarity", min_inliers=s.min_inliers)
         # verify() reports reference points in stored-copy pixels; evidence wants original pixels.
@@ -127,6 +121,16 @@ class CopyDetector:
                 (((stored_w - rx) * k if attempt.mirror else rx * k, ry * k), lp) for (rx, ry), lp in v.pairs
             ]
         return v
+
+    def _ref_features(self, ref_path: str, attempt: _Attempt) -> LocalFeatures:
+        """The stored reference's features for an attempt (cached by the reference store)."""
+        return self.refs.features(
+            ref_path,
+            method=attempt.method,
+            nfeatures=attempt.ref_nfeatures,
+            mirror=attempt.mirror,
+            max_side=attempt.side,
+        )
 
     def _plans(self, similarity: float) -> list[tuple[str, int, int]]:
         """(feature kind, image side, reference keypoints) to verify with, cheapest first.
@@ -187,18 +191,11 @@ class CopyDetector:
     def _verify_dense(self, listing: ListingInput, ref_path: str) -> _Oriented:
         """Place the reference (as is or mirrored) in the listing by correlating its pixels."""
         s = self.settings
-        views = [
-            self.refs.features(
-                ref_path,
-                method=s.local_features,
-                nfeatures=s.ref_nfeatures,
-                mirror=m,
-                max_side=s.feature_max_side,
-            )
-            for m in (False, True)
-        ]
-        lis = listing.features(s.feature_max_side, s.local_features, s.local_nfeatures)
-        which, v, corr = verify_dense(views, lis, min_correlation=s.dense_min_correlation)
+        first = self._plans(0.0)[0]  # the first plan's features, already cached for this reference
+        views = [self._ref_features(ref_path, _Attempt(*first, mirror=m)) for m in (False, True)]
+        which, v, corr = verify_dense(
+            views, self.extract_features(listing), min_correlation=s.dense_min_correlation
+        )
         return _Oriented(v, which == 1, signal="pixels", correlation=corr)
 
     def _rank(self, o: _Oriented) -> tuple[float, int, float]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -15,6 +17,30 @@ from vision.imageio import LoadedImage, load_image_full
 from vision.local_features import LocalFeatures, extract
 from vision.views import mirrored
 
+V = TypeVar("V")
+
+
+class _LRU(Generic[V]):
+    """A thread-safe least-recently-used cache holding at most ``size`` entries."""
+
+    def __init__(self, size: int) -> None:
+        self._items: OrderedDict[Hashable, V] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> V | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: Hashable, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
 
 class ReferenceStore:
     """Content-addressed copies under ``<home>/refs`` plus an LRU cache of local features."""
@@ -23,12 +49,9 @@ class ReferenceStore:
         self.root = root
         self.max_side = max_side
         self.feature_max_side = feature_max_side
-        self._cache: OrderedDict[tuple, LocalFeatures] = OrderedDict()
-        self._cache_size = cache_size
+        self._features: _LRU[LocalFeatures] = _LRU(cache_size)
         # Verifying one candidate asks for up to 8 feature sets (orientations, sizes, kinds).
-        self._images: OrderedDict[str, LoadedImage] = OrderedDict()
-        self._images_size = 16
-        self._lock = threading.Lock()
+        self._images: _LRU[LoadedImage] = _LRU(16)
 
     def save(self, sha256: str, image: LoadedImage) -> str:
         """Store a downscaled copy (PNG when it has transparency, else JPEG); returns its relative path."""
@@ -62,16 +85,10 @@ class ReferenceStore:
 
     def _decoded(self, rel: str) -> LoadedImage:
         """A stored copy, decoded once for the several feature sets asked of it in a row."""
-        with self._lock:
-            hit = self._images.get(rel)
-            if hit is not None:
-                self._images.move_to_end(rel)
-                return hit
-        img = self.load(rel)
-        with self._lock:
-            self._images[rel] = img
-            while len(self._images) > self._images_size:
-                self._images.popitem(last=False)
+        img = self._images.get(rel)
+        if img is None:
+            img = self.load(rel)
+            self._images.put(rel, img)
         return img
 
     def features(
@@ -86,19 +103,14 @@ class ReferenceStore:
         """Local features of a stored reference (or of its mirror image), cached."""
         side = max_side or self.feature_max_side
         key = (rel, side, method, nfeatures, mirror)
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                return hit
+        hit = self._features.get(key)
+        if hit is not None:
+            return hit
         img = self._decoded(rel)
         rgb, alpha = img.rgb, img.alpha
         if mirror:
             rgb = mirrored(rgb)
             alpha = None if alpha is None else mirrored(alpha)
         feats = extract(rgb, max_side=side, alpha=alpha, method=method, nfeatures=nfeatures)
-        with self._lock:
-            self._cache[key] = feats
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        self._features.put(key, feats)
         return feats
