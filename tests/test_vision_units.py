@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from vision.descriptor import Descriptor
 from vision.local_features import _cell_agreement, extract, verify
 from vision.models import ModelNotFoundError, get_model_card, list_models
+from vision.resample import shrink_to
 from vision.views import content_box, listing_views, photo_region
 
 
@@ -107,3 +109,15 @@ def test_photo_region_finds_the_picture_in_a_screenshot_and_nothing_in_a_photo()
     assert "region" not in [n for n, _ in listing_views(page, region=False)]
     assert photo_region(_photo(1)) is None  # an ordinary photo is all picture
     assert photo_region(np.full((300, 400, 3), 250, np.uint8)) is None  # an empty page
+
+
+@pytest.mark.parametrize("size", [(224, 224), (300, 200), (480, 360), (61, 37)])
+def test_shrink_to_stays_close_to_area_averaging(size: tuple[int, int]) -> None:
+    img = _photo(1, 400, 600)
+    fast = shrink_to(img, size)
+    exact = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+    assert fast.shape == exact.shape and fast.dtype == np.uint8
+    assert np.abs(fast.astype(np.float32) - exact).mean() < 1.5
+    assert shrink_to(img, (600, 400)) is img  # already that size: untouched
+    bigger = shrink_to(img, (700, 500))
+    assert bigger.shape == (500, 700, 3)  # enlarging works too (bilinear)

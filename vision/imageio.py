@@ -118,7 +118,8 @@ def load_image_full(
             orientation = img.getexif().get(0x0112, 1)
             original = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
             img.load()
-            img = ImageOps.exif_transpose(img) or img
+            if orientation != 1:  # exif_transpose copies the image even when there is nothing to do
+                img = ImageOps.exif_transpose(img) or img
             rgb_img, alpha = _to_rgb(img, background)
             if max_side and max(rgb_img.size) > max_side:
                 scale = max_side / max(rgb_img.size)

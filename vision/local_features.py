@@ -162,34 +162,39 @@ def _cell_agreement(a: np.ndarray, b: np.ndarray, inside: np.ndarray, cell: int)
     a copy is aligned everywhere, while another photo of the subject (another viewpoint,
     a stereo pair) aligns only up to a parallax that varies across the picture.
     """
-    ys, xs = np.nonzero(inside)
-    y0, x0 = int(ys.min()), int(xs.min())
-    ny, nx = (int(ys.max()) - y0 + 1) // cell, (int(xs.max()) - x0 + 1) // cell
+    mask = inside.view(np.uint8)
+    x0, y0, bw, bh = cv2.boundingRect(mask)  # of the non-zero pixels
+    ny, nx = bh // cell, bw // cell
     if ny <= 0 or nx <= 0:
         return 0, 0
     y1, x1 = y0 + ny * cell, x0 + nx * cell
     pad = CELL_SHIFT
 
-    def blocks(img: np.ndarray, dy: int = 0, dx: int = 0) -> np.ndarray:
-        part = img[y0 + dy : y1 + dy, x0 + dx : x1 + dx]
-        return part.reshape(ny, cell, nx, cell).swapaxes(1, 2).reshape(ny, nx, cell * cell)
+    def means(img: np.ndarray) -> np.ndarray:
+        # per-cell means of an (ny * cell, nx * cell) float32 array (area resize at an exact factor)
+        return cv2.resize(img, (nx, ny), interpolation=cv2.INTER_AREA)
 
-    def centred(img: np.ndarray, dy: int = 0, dx: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        p = blocks(img, dy, dx)
-        p = p - p.mean(axis=2, keepdims=True)
-        return p, np.sqrt((p * p).mean(axis=2))
+    # centred on the overlap's mean first, so that E[x^2] - E[x]^2 keeps its precision in float32
+    pa = a[y0:y1, x0:x1] - np.float32(cv2.mean(a, mask)[0])
+    bp = cv2.copyMakeBorder(b, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else b
+    bp = bp - np.float32(cv2.mean(b, mask)[0])
+    ma = means(pa)
+    va = np.maximum(means(pa * pa) - ma * ma, 0.0)
 
-    m = blocks(inside.astype(np.float32)).mean(axis=2)
-    pa, sa = centred(a)
-    bp = np.pad(b, pad, mode="edge") if pad else b
-    y0, x0, y1, x1 = y0 + pad, x0 + pad, y1 + pad, x1 + pad  # coordinates in the padded b
-    pb, sb = centred(bp)
-    used = (m >= 0.9) & (sa >= CELL_FLAT) & (sb >= CELL_FLAT)
-    corr = (pa * pb).mean(axis=2) / np.maximum(sa * sb, 1e-6)
+    def corr_with(dy: int = 0, dx: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        # per-cell correlation of ``a`` with ``b`` shifted by (dy, dx), and b's spread
+        part = bp[y0 + pad + dy : y1 + pad + dy, x0 + pad + dx : x1 + pad + dx]
+        mb = means(part)
+        vb = np.maximum(means(part * part) - mb * mb, 0.0)
+        cov = means(pa * part) - ma * mb
+        return cov / np.maximum(np.sqrt(va * vb), 1e-6), np.sqrt(vb)
+
+    m = means(inside[y0:y1, x0:x1].astype(np.float32))
+    corr, spread_b = corr_with()
+    used = (m >= 0.9) & (np.sqrt(va) >= CELL_FLAT) & (spread_b >= CELL_FLAT)
     agree = used & (corr > CELL_AGREE)
     for dy, dx in ((0, pad), (0, -pad), (pad, 0), (-pad, 0)) if pad else ():
-        qb, qs = centred(bp, dy, dx)
-        shifted = (pa * qb).mean(axis=2) / np.maximum(sa * qs, 1e-6)
+        shifted, _ = corr_with(dy, dx)
         agree &= corr >= shifted - CELL_SHIFT_SLACK
     return int(agree.sum()), int(used.sum())
 
@@ -209,18 +214,20 @@ def _photometric(
     src_mask = ref.mask if ref.mask is not None else np.full((rh, rw), 255, np.uint8)
     mask = cv2.warpPerspective(src_mask, h_feat, (lw, lh), flags=cv2.INTER_NEAREST)
     mask = cv2.erode(mask, np.ones((5, 5), np.uint8))
-    inside = mask > 0
-    n = int(inside.sum())
-    ref_area = float((src_mask > 0).sum()) * abs(float(np.linalg.det(h_feat[:2, :2])))
+    n = cv2.countNonZero(mask)
+    ref_area = float(cv2.countNonZero(src_mask)) * abs(float(np.linalg.det(h_feat[:2, :2])))
     coverage = min(1.0, n / ref_area) if ref_area > 0 else 0.0
     if n < 200:
         return 0.0, 0.0, coverage
     a_img = cv2.GaussianBlur(warped, (0, 0), 1.5).astype(np.float32)
     b_img = cv2.GaussianBlur(listing.gray, (0, 0), 1.5).astype(np.float32)
-    a = a_img[inside] - a_img[inside].mean()
-    b = b_img[inside] - b_img[inside].mean()
-    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    ncc = float((a * b).sum() / denom) if denom > 1e-6 else 0.0
+    # correlation over the overlap, from masked means (OpenCV accumulates them in double)
+    (mean_a,), (std_a,) = cv2.meanStdDev(a_img, mask=mask)
+    (mean_b,), (std_b,) = cv2.meanStdDev(b_img, mask=mask)
+    cov = cv2.mean(a_img * b_img, mask)[0] - float(mean_a[0]) * float(mean_b[0])
+    denom = float(std_a[0]) * float(std_b[0])
+    ncc = cov / denom if denom > 1e-6 else 0.0
+    inside = mask > 0
     cell = max(12, min(lw, lh) // 16)
     good, total = _cell_agreement(a_img, b_img, inside, cell)
     agreement = good / total if total >= 4 else 0.0
