@@ -30,13 +30,15 @@ from authcheck.config import Settings, resolve_home
 from authcheck.copy_detection import CopyDetector, ListingInput
 from authcheck.logo_detection import LogoDetector
 from authcheck.refstore import ReferenceStore
-from authcheck.results import FLAGGED, VERDICTS, ScreeningResult
+from authcheck.results import FLAGGED, VERDICTS, Match, ScreeningResult
+from authcheck.wordmarks import find_wordmarks
 from index.catalogue import Brand, Catalogue, CatalogueError, NewReference, Reference
 from index.space import VectorSpace
 from index.vector_index import atomic_write_bytes
-from vision.descriptor import Descriptor
+from vision.descriptor import Descriptor, default_threads
 from vision.imageio import ImageLoadError, LoadedImage, load_image_full
 from vision.models import get_model_card
+from vision.text_reading import TextReader
 from vision.views import listing_views
 
 log = logging.getLogger(__name__)
@@ -125,6 +127,7 @@ class Authcheck:
             feature_max_side=self.settings.feature_max_side,
         )
         self._descriptor: Descriptor | None = None
+        self._text_reader: TextReader | None = None
         self._descriptor_lock = threading.Lock()
         self.catalogue_space = VectorSpace(
             self.catalogue,
@@ -163,6 +166,14 @@ class Authcheck:
                 f"screen with --model {stored}, or re-embed every reference with "
                 f"`authcheck reindex --model {self.settings.model}`"
             )
+
+    @property
+    def text_reader(self) -> TextReader:
+        """The OCR engine, loaded on first use and shared (raises OCRUnavailableError if not installed)."""
+        with self._descriptor_lock:
+            if self._text_reader is None:
+                self._text_reader = TextReader(threads=default_threads())
+            return self._text_reader
 
     @property
     def descriptor(self) -> Descriptor:
@@ -399,6 +410,7 @@ class Authcheck:
         listing_id: str | None = None,
         record: bool = True,
         brand: str | None = None,
+        ocr: bool | None = None,
     ) -> Iterator[ScreeningResult]:
         """Screen listing images given as (name, path-or-bytes); yields one result per item, in order.
 
@@ -406,12 +418,17 @@ class Authcheck:
         listings in one stream); otherwise ``seller`` applies. Images are decoded and screened
         in background threads (``settings.workers``), a few ahead of the consumer; results
         come back in input order. Unreadable images yield a result with ``error`` set.
-        Flagged results are stored for review when ``record`` is true.
+        Flagged results are stored for review when ``record`` is true. With ``ocr`` (default:
+        the ``ocr`` setting) the listing's text is also read and matched against the brands'
+        wordmarks (about a second per image).
         """
         self.refresh()
         allowed = self.catalogue.brand_reference_ids(brand, "catalogue") if brand else None
         authorised = self.catalogue.authorised_map()
         _ = self.descriptor  # load the model before the pool starts working
+        marks = self._wordmarks(brand) if (self.settings.ocr if ocr is None else ocr) else None
+        if marks:
+            _ = self.text_reader  # fails here, once, when OCR is not installed
 
         def work(name: str, job: tuple) -> tuple[_Decoded, str | None, ScreeningResult | None]:
             # background thread: decode, embed, verify; only recording stays on the caller's thread
@@ -419,7 +436,10 @@ class Authcheck:
             dec = self._decode(name, src, self.settings.decode_max_side, keep_bytes=record)
             if dec.error is not None or dec.image is None:
                 return dec, who, None
-            return dec, who, self._screen_decoded(dec.name, dec.image, who, allowed, authorised, brand)
+            result = self._screen_decoded(dec.name, dec.image, who, allowed, authorised, brand)
+            if marks:
+                self._read_wordmarks(result, dec.image, who, authorised, marks)
+            return dec, who, result
 
         jobs = ((item[0], (item[1], item[2] if len(item) > 2 else seller)) for item in items)
         ahead = 2 * self.settings.workers
@@ -478,6 +498,45 @@ class Authcheck:
             "total": (time.perf_counter() - t0) * 1e3,
         }
         return result
+
+    def _wordmarks(self, brand: str | None) -> dict[str, tuple[str, ...]]:
+        """Registered wordmarks per brand (only ``brand``'s when given)."""
+        return {
+            b.name: b.wordmarks
+            for b in self.catalogue.list_brands()
+            if b.wordmarks and brand in (None, b.name)
+        }
+
+    def _read_wordmarks(
+        self,
+        result: ScreeningResult,
+        image: LoadedImage,
+        seller: str | None,
+        authorised: dict[str, frozenset[str]],
+        marks: dict[str, tuple[str, ...]],
+    ) -> None:
+        """Add a match for each brand whose wordmark the listing's text shows, and decide again."""
+        start = time.perf_counter()
+        k = image.original_size[0] / image.rgb.shape[1]
+        lines = self.text_reader.read(image.rgb)
+        for hit in find_wordmarks(lines, marks, self.settings.ocr_min_score):
+            ok = seller is not None and seller in authorised.get(hit.brand, frozenset())
+            result.matches.append(
+                Match(
+                    reference_id=None,
+                    source=hit.wordmark,
+                    brand=hit.brand,
+                    kind="wordmark",
+                    score=hit.similarity,
+                    similarity=hit.similarity,
+                    verdict="logo_authorised" if ok else "logo_misuse",
+                    box=[v * k for v in hit.box],
+                    signal="ocr",
+                    text=hit.text,
+                )
+            )
+        self._decide(result)
+        result.timings_ms["ocr"] = (time.perf_counter() - start) * 1e3
 
     @staticmethod
     def _decide(result: ScreeningResult) -> None:

@@ -72,7 +72,8 @@ class Settings:
     logo_min_ncc: float = 0.0  # verified intensity correlation of silhouette and listing
     logo_min_coverage: float = 0.88  # verified share of the logo's contour with a like-directed listing edge
     logo_min_explained: float = 0.4  # verified share of the frame's listing edges lying on the logo's contour
-    ocr: bool = False
+    ocr: bool = False  # read the listing's text for brands' wordmarks (screen --ocr; ~1 s per image)
+    ocr_min_score: float = 0.6  # OCR confidence a line needs to count
     # --- Index scale (issue 5; defaults live in index.choose.IndexOptions, see docs/scale.md) ---
     index_flat_max: int = IndexOptions.flat_max  # auto: exact flat search up to this many vectors
     index_memory_gb: float = IndexOptions.memory_gb  # auto: RAM budget of the index

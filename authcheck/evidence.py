@@ -88,6 +88,18 @@ def reference_panel(home: Path, ref: Reference | None, match: dict) -> Panel:
     return Panel(image, (ref.width, ref.height), title)
 
 
+def wordmark_panel(match: dict) -> Panel:
+    """The "reference" side of a wordmark match: the registered text and what was read."""
+    width, height = 560, PANEL_HEIGHT
+    image = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    draw.text((20, 40), "registered wordmark", fill=(90, 90, 90), font=_font(16))
+    draw.text((20, 70), str(match.get("source", ""))[:40], fill=_INK, font=_font(40))
+    draw.text((20, 180), "read in the listing", fill=(90, 90, 90), font=_font(16))
+    draw.text((20, 210), str(match.get("text", ""))[:40], fill=_OUTLINE, font=_font(40))
+    return Panel(image, (width, height), f"Wordmark of {match.get('brand', '?')}")
+
+
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)
@@ -115,6 +127,8 @@ def match_caption(match: dict) -> str:
         parts.append(f"NCC {match['ncc']:.2f}")
     if match.get("mirrored"):
         parts.append("mirrored")
+    if match.get("text"):
+        parts.append(f"read {match['text']!r}")
     parts.append(f"signal {match.get('signal', '?')}")
     return ", ".join(parts)
 
@@ -160,7 +174,9 @@ def render_evidence(listing: Panel, reference: Panel, match: dict, height: int =
     text = ImageDraw.Draw(canvas)
     font, small = _font(14), _font(12)
     text.text((6, 4), match_caption(match), fill=_INK, font=font)
-    if not outline and not box:
+    if match.get("kind") == "wordmark":
+        note = "region: the line of text outlined in red (OCR)"
+    elif not outline and not box:
         note = "region: whole image (global descriptor match, no keypoint geometry)"
     else:
         note = f"region: outlined in red; {len(pairs)} matched keypoint pair(s)"
@@ -190,13 +206,27 @@ def find_match(screening: dict, reference_id: int | None) -> dict | None:
         shown = top_matches(screening, limit=1)
         return shown[0] if shown else None
     matches = (screening.get("result") or {}).get("matches") or []
-    return next((m for m in matches if int(m.get("reference_id", -1)) == reference_id), None)
+    return next((m for m in matches if m.get("reference_id") == reference_id), None)
+
+
+def match_at(screening: dict, index: int) -> dict | None:
+    """The screening's ``index``-th match (wordmark matches have no reference id to find them by)."""
+    matches = (screening.get("result") or {}).get("matches") or []
+    return matches[index] if 0 <= index < len(matches) else None
+
+
+def reference_ids(matches: list[dict]) -> list[int]:
+    """Ids of the references behind ``matches`` (wordmark matches have none)."""
+    return [int(m["reference_id"]) for m in matches if m.get("reference_id") is not None]
 
 
 def case_evidence(home: Path, catalogue: Catalogue, screening: dict, match: dict) -> Image.Image:
     """The evidence image of one match of a stored screening."""
-    ref = catalogue.get_reference(int(match["reference_id"]))
-    return render_evidence(listing_panel(home, screening), reference_panel(home, ref, match), match)
+    if match.get("reference_id") is None:
+        other = wordmark_panel(match)
+    else:
+        other = reference_panel(home, catalogue.get_reference(int(match["reference_id"])), match)
+    return render_evidence(listing_panel(home, screening), other, match)
 
 
 def case_evidence_png(
@@ -218,9 +248,12 @@ __all__ = [
     "case_evidence_png",
     "find_match",
     "listing_panel",
+    "match_at",
     "match_caption",
+    "reference_ids",
     "reference_panel",
     "render_evidence",
     "to_png",
     "top_matches",
+    "wordmark_panel",
 ]

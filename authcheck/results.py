@@ -13,8 +13,8 @@ FLAGGED = ("copy", "logo_misuse")
 class Match:
     """One reference that a listing resembles, with how and where."""
 
-    reference_id: int
-    source: str
+    reference_id: int | None  # None for a wordmark read by OCR (no reference image)
+    source: str  # the reference's original path; for a wordmark, the registered text
     brand: str
     kind: str
     score: float
@@ -28,6 +28,7 @@ class Match:
     mirrored: bool = False
     pairs: list = field(default_factory=list)  # matched keypoint pairs (reference px, listing px)
     signal: str = "descriptor"  # descriptor | keypoints | pixels (dense alignment) | ocr | region
+    text: str | None = None  # the words read in the listing (wordmark matches)
 
     def to_dict(self, with_pairs: bool = False) -> dict:
         """JSON-ready dict; keypoint pairs only on request (they are long)."""
@@ -49,6 +50,8 @@ class Match:
             out["agreement"] = round(self.agreement, 4)
         if self.mirrored:
             out["mirrored"] = True
+        if self.text is not None:
+            out["text"] = self.text
         if with_pairs:
             out["outline"] = self.outline
             out["pairs"] = self.pairs

@@ -188,6 +188,7 @@ def main() -> int:
     ap.add_argument("--model", help="descriptor model name")
     ap.add_argument("--limit", type=int, help="screen only the first N queries")
     ap.add_argument("--no-logos", action="store_true", help="do not register logos (copy detection only)")
+    ap.add_argument("--ocr", action="store_true", help="also read text for the brands' wordmarks (slow)")
     ap.add_argument("--dump", type=Path, help="write per-query results as JSON Lines here")
     ap.add_argument("--plots", type=Path, help="write PR and per-edit PNGs into this folder")
     ap.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -241,7 +242,7 @@ def main() -> int:
     for _ in range(max(1, args.passes)):
         start, cpu_start = time.perf_counter(), time.process_time()
         timings: dict[str, list[float]] = defaultdict(list)
-        for r in app.screen(stream, record=False):  # one stream, each listing with its seller
+        for r in app.screen(stream, record=False, ocr=args.ocr):  # one stream, each listing with its seller
             results[r.image] = r
             for k, v in r.timings_ms.items():
                 timings[k].append(v)
@@ -251,6 +252,13 @@ def main() -> int:
     app.close()
 
     report = evaluate(manifest, results, ref_ids)
+    if args.ocr:  # listings where OCR found a brand's wordmark, by kind of query
+        by_type: Counter = Counter()
+        for q in queries:
+            r = results[q["file"]]
+            if any(m.kind == "wordmark" for m in r.matches):
+                by_type[q.get("clean_kind") or q["type"]] += 1
+        report["wordmark_listings"] = dict(by_type)
     report["speed"] = {
         "references": n_reg,
         "register_img_per_s": round(n_reg / t_reg, 1) if t_reg else 0.0,

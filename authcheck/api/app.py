@@ -28,6 +28,7 @@ from authcheck.api.uploads import BodyLimitMiddleware, UploadLimits
 from authcheck.app import Authcheck
 from authcheck.config import resolve_home
 from index.catalogue import CatalogueError
+from vision.text_reading import OCRUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,10 @@ def _add_error_handlers(api: FastAPI) -> None:
     @api.exception_handler(CatalogueError)
     async def catalogue_error(request: Request, exc: CatalogueError) -> JSONResponse:
         return JSONResponse({"error": str(exc)}, status_code=400)
+
+    @api.exception_handler(OCRUnavailableError)
+    async def ocr_unavailable(request: Request, exc: OCRUnavailableError) -> JSONResponse:
+        return JSONResponse({"error": f"this server cannot read text: {exc}"}, status_code=501)
 
     @api.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -24,6 +24,7 @@ def opened_app(args: argparse.Namespace) -> Iterator[Authcheck]:
     from authcheck.app import Authcheck, ModelMismatchError
     from index.catalogue import CatalogueError
     from vision.models import ModelNotFoundError
+    from vision.text_reading import OCRUnavailableError
 
     try:
         app = Authcheck(args.home, model=args.model)
@@ -31,7 +32,7 @@ def opened_app(args: argparse.Namespace) -> Iterator[Authcheck]:
         raise UsageError(str(exc)) from exc
     try:
         yield app
-    except CatalogueError as exc:
+    except (CatalogueError, OCRUnavailableError) as exc:
         raise UsageError(str(exc)) from exc
     finally:
         app.close()

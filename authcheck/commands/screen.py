@@ -21,6 +21,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per image per line")
     p.add_argument("--no-record", action="store_true", help="do not queue flagged listings for review")
     p.add_argument("--evidence", action="store_true", help="include outlines and keypoint pairs in JSON")
+    p.add_argument(
+        "--ocr",
+        action="store_true",
+        help="also read the listing's text for brands' wordmarks (about 1 s per image; needs authcheck[ocr])",
+    )
     p.set_defaults(func=_screen)
 
 
@@ -31,7 +36,8 @@ def _row(result) -> str:
     what = ""
     if best is not None and result.verdict != "clean":
         box = f" at {[round(v) for v in best.box]}" if best.box else ""
-        what = f"  -> {best.brand}/{best.reference_id} {best.source}{box}"
+        ref = f"wordmark {best.source!r} read as {best.text!r}" if best.kind == "wordmark" else best.source
+        what = f"  -> {best.brand}/{best.reference_id or '-'} {ref}{box}"
     return f"{result.verdict:<16} {result.score:>6.3f}  {result.image}{what}"
 
 
@@ -53,6 +59,7 @@ def _screen(args: argparse.Namespace) -> int:
                 listing_id=args.listing,
                 record=not args.no_record,
                 brand=args.brand,
+                ocr=args.ocr or None,
             )
             for n, result in enumerate(stream, 1):
                 errors += result.error is not None

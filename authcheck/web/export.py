@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from authcheck.api.decisions import screening_subject
 from authcheck.app import Authcheck
-from authcheck.evidence import case_evidence, match_caption, to_png, top_matches
+from authcheck.evidence import case_evidence, match_caption, reference_ids, to_png, top_matches
 from authcheck.web import STATIC_DIR
 from authcheck.web.templating import templates
 
@@ -33,7 +33,7 @@ def export_html(core: Authcheck, screening: dict, exported_by: str) -> str:
         sha = hashlib.sha256(data).hexdigest()
         listing = {"uri": _data_uri(data, "image/jpeg"), "sha256": sha, "bytes": len(data)}
     matches = screening["result"].get("matches", [])
-    refs = core.catalogue.get_references(int(m["reference_id"]) for m in matches)
+    refs = core.catalogue.get_references(reference_ids(matches))
     evidence = []
     for match in top_matches(screening, limit=3):
         png = to_png(case_evidence(core.home, core.catalogue, screening, match))

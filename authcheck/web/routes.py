@@ -15,7 +15,15 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from authcheck.api.auth import get_authcheck
 from authcheck.api.decisions import DECISION_LABELS, DecisionError, record_decision, screening_subject
-from authcheck.evidence import case_evidence_png, match_caption, top_matches
+from authcheck.evidence import (
+    case_evidence,
+    case_evidence_png,
+    match_at,
+    match_caption,
+    reference_ids,
+    to_png,
+    top_matches,
+)
 from authcheck.keys import Principal, authenticate, hash_key, principal_for_hash
 from authcheck.results import FLAGGED, VERDICTS
 from authcheck.web.export import export_response
@@ -166,11 +174,12 @@ def case(request: Request, screening_id: int, error: str | None = None) -> Respo
     core = get_authcheck(request)
     row = _screening_or_404(request, screening_id)
     shown = top_matches(row, limit=3)
-    refs = core.catalogue.get_references(int(m["reference_id"]) for m in row["result"].get("matches", []))
+    matches = row["result"].get("matches", [])
+    refs = core.catalogue.get_references(reference_ids(matches))
     context = {
         "principal": principal,
         "s": row,
-        "shown": [(m, match_caption(m)) for m in shown],
+        "shown": [(m, match_caption(m), _evidence_url(screening_id, m, matches)) for m in shown],
         "matches": row["result"].get("matches", []),
         "refs": refs,
         "audit": core.catalogue.audit_log(screening_subject(screening_id)),
@@ -178,6 +187,26 @@ def case(request: Request, screening_id: int, error: str | None = None) -> Respo
         "error": error,
     }
     return templates.TemplateResponse(request, "case.html", context)
+
+
+def _evidence_url(screening_id: int, match: dict, matches: list[dict]) -> str:
+    """Where a match's evidence image is served: by reference id, or by position for a wordmark."""
+    if match.get("reference_id") is not None:
+        return f"/ui/cases/{screening_id}/evidence/{match['reference_id']}.png"
+    return f"/ui/cases/{screening_id}/evidence/match-{matches.index(match)}.png"
+
+
+@router.get("/cases/{screening_id}/evidence/match-{index}.png")
+def evidence_by_position(request: Request, screening_id: int, index: int) -> Response:
+    """Evidence PNG of the case's ``index``-th match (wordmark matches have no reference)."""
+    _require_reviewer(request)
+    core = get_authcheck(request)
+    row = _screening_or_404(request, screening_id)
+    match = match_at(row, index)
+    if match is None:
+        raise HTTPException(404, f"screening {screening_id} has no match {index}")
+    png = to_png(case_evidence(core.home, core.catalogue, row, match))
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
 @router.get("/cases/{screening_id}/evidence/{reference_id}.png")

@@ -61,6 +61,10 @@ async def screen(
     brand: Annotated[str | None, Form(description="screen only against this brand's references")] = None,
     record: Annotated[bool, Form(description="queue flagged results for review")] = True,
     evidence: Annotated[bool, Form(description="include outlines and keypoint pairs")] = False,
+    ocr: Annotated[
+        bool | None,
+        Form(description="read the text for brands' wordmarks (about 1 s per image); default: server setting"),
+    ] = None,
     principal: Principal = Screener,
 ) -> dict:
     """Screen a listing's images for copies and logo misuse.
@@ -89,7 +93,9 @@ async def screen(
 
     def work() -> list[ScreeningResult]:
         started = time.perf_counter()
-        out = list(core.screen(good, seller=seller_id, listing_id=listing_id, record=record, brand=brand))
+        out = list(
+            core.screen(good, seller=seller_id, listing_id=listing_id, record=record, brand=brand, ocr=ocr)
+        )
         spent["pipeline"] = time.perf_counter() - started
         return out
 
