@@ -89,6 +89,12 @@ def main() -> None:
     _save(Image.fromarray(right), listings / "clean_other_view_of_motorcycle.jpg", quality=90)
     # 6. An unrelated photo.
     _save(Image.fromarray(data.hubble_deep_field()), listings / "clean_unrelated.jpg", quality=88)
+    # 7. The brand's name, misspelt with a look-alike digit, on an unrelated photo (found with --ocr).
+    retina = Image.fromarray(data.retina()).resize((640, 640))
+    d = ImageDraw.Draw(retina)
+    d.rectangle([40, 520, 600, 600], fill=(250, 250, 250))
+    d.text((60, 530), "N0RTHWIND outlet -60%", fill=(20, 20, 120), font=ImageFont.load_default(size=48))
+    _save(retina, listings / "wordmark_misspelt.jpg", quality=88)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 # The README's first quickstart command: set up, then run the main job on the bundled samples.
 # A sample brand registers its catalogue shots and logo (with one authorised seller), then
 # sample listings are screened: copies, a logo shown by an unknown and by the authorised seller,
-# and clean photos. Data goes to ./.authcheck-sample (deleted and rebuilt on each run).
+# clean photos, and the brand's name misspelt in a caption (read with --ocr). Data goes to
+# ./.authcheck-sample (deleted and rebuilt on each run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh ocr
 . .venv/bin/activate
 export AUTHCHECK_HOME="$PWD/.authcheck-sample"
 rm -rf "$AUTHCHECK_HOME"
@@ -17,3 +18,4 @@ authcheck brand list
 authcheck screen samples/listings --seller seller-42
 authcheck screen samples/listings/logo_on_photo.jpg --seller northwind-official
 authcheck screen samples/listings/copy_cropped_with_caption.jpg --json --no-record
+authcheck screen samples/listings/wordmark_misspelt.jpg --seller seller-42 --ocr

@@ -14,7 +14,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 @pytest.fixture(scope="module")
 def sample_app(tmp_path_factory: pytest.TempPathFactory) -> Authcheck:
     app = Authcheck(tmp_path_factory.mktemp("sample-home"))
-    app.add_brand("northwind", sellers=["northwind-official"])
+    app.add_brand("northwind", sellers=["northwind-official"], wordmarks=["NORTHWIND"])
     report = app.register([SAMPLES / "catalogue"], "northwind", "catalogue")
     assert len(report.registered) == 4 and not report.failed
     yield app
@@ -30,6 +30,7 @@ def sample_app(tmp_path_factory: pytest.TempPathFactory) -> Authcheck:
         ("clean_unrelated.jpg", "clean", None),
         # the other view of a stereo pair aligns with the registered one up to parallax
         ("clean_other_view_of_motorcycle.jpg", "clean", None),
+        ("wordmark_misspelt.jpg", "clean", None),  # only OCR sees the brand's name
     ],
 )
 def test_sample_listing_verdicts(
@@ -39,3 +40,15 @@ def test_sample_listing_verdicts(
     assert result.verdict == verdict
     if source is not None:
         assert Path(result.matches[0].source).name == source and result.matches[0].box is not None
+
+
+def test_sample_wordmark_listing_is_found_with_ocr(sample_app: Authcheck) -> None:
+    path = SAMPLES / "listings" / "wordmark_misspelt.jpg"
+    result = sample_app.screen_one("wordmark_misspelt.jpg", path, record=False, ocr=True, seller="seller-42")
+    assert result.verdict == "logo_misuse"
+    top = result.matches[0]
+    assert (top.kind, top.brand, top.source) == ("wordmark", "northwind", "NORTHWIND")
+    official = sample_app.screen_one(
+        "wordmark_misspelt.jpg", path, record=False, ocr=True, seller="northwind-official"
+    )
+    assert official.verdict == "logo_authorised"
