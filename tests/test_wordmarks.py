@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,7 @@ from authcheck.app import Authcheck
 from authcheck.cli import main as cli_main
 from authcheck.keys import create_key
 from authcheck.wordmarks import find_wordmarks, normalise
-from vision.text_reading import TextLine
+from vision.text_reading import OCRUnavailableError, TextLine, TextReader
 
 MARKS = {"nike": ["Nike"], "adidas": ["adidas"], "libre": ["LibreOffice Base"], "wxt": ["WXT"]}
 
@@ -124,3 +125,15 @@ def test_cli_ocr_flag_and_reviewer_case_page_show_the_wordmark(
         assert web.get(f"/ui/cases/{sid}/evidence/match-9.png").status_code == 404
         export = web.get(f"/ui/cases/{sid}/export.html")
         assert export.status_code == 200 and 'Wordmark "Quorvin"' in export.text
+
+
+def test_without_the_ocr_package_screening_with_ocr_fails_clearly(
+    ocr_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "rapidocr", None)  # as if it were not installed
+    with pytest.raises(OCRUnavailableError, match=r"authcheck\[ocr\]"):
+        TextReader()
+    listing = tmp_path / "l.jpg"
+    listing.write_bytes(jpeg_bytes(_listing_with_text("Valtrexa")))
+    assert cli_main(["--home", str(ocr_home), "screen", str(listing), "--ocr", "--no-record"]) == 2
+    assert "authcheck[ocr]" in capsys.readouterr().err
