@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
@@ -62,6 +63,24 @@ def _read_bytes(source: str | Path | bytes, name: str, max_bytes: int) -> bytes:
     return data
 
 
+def _fast_jpeg(img: Image.Image, data: bytes, orientation: int, max_side: int | None) -> np.ndarray | None:
+    """Pixels of a plain JPEG decoded by OpenCV (libjpeg-turbo, the same pixels as Pillow's, in
+    half the time with no copy to numpy), or None where Pillow's path must do it: another
+    format or mode, an EXIF rotation, a downscale, or a file that does not end where a JPEG
+    ends (OpenCV would return a truncated image's grey remainder instead of failing).
+    """
+    if img.format != "JPEG" or img.mode not in ("RGB", "L") or orientation != 1:
+        return None
+    if max_side and max(img.size) > max_side:
+        return None
+    if not data.rstrip(b"\0\r\n ").endswith(b"\xff\xd9"):
+        return None
+    rgb = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION)
+    if rgb is None or rgb.shape[:2] != (img.height, img.width):
+        return None
+    return rgb
+
+
 def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> tuple[Image.Image, np.ndarray | None]:
     """Convert any Pillow mode to RGB; alpha is flattened onto ``background`` and returned."""
     mode = img.mode
@@ -85,6 +104,27 @@ def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> tuple[Image.I
     return img, None
 
 
+def _pil_decode(
+    img: Image.Image, max_side: int | None, orientation: int, background: tuple[int, int, int]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Pixels (and alpha) by Pillow: any format and mode, EXIF rotation, downscaling."""
+    w, h = img.size
+    if max_side and img.format == "JPEG" and max(w, h) > 2 * max_side:
+        # Decode at 1/2, 1/4 or 1/8 scale; EXIF transpose below still works.
+        img.draft("RGB", (max_side, max_side))
+    img.load()
+    if orientation != 1:  # exif_transpose copies the image even when there is nothing to do
+        img = ImageOps.exif_transpose(img) or img
+    rgb_img, alpha = _to_rgb(img, background)
+    if max_side and max(rgb_img.size) > max_side:
+        scale = max_side / max(rgb_img.size)
+        size = (max(1, round(rgb_img.width * scale)), max(1, round(rgb_img.height * scale)))
+        rgb_img = rgb_img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+        if alpha is not None:
+            alpha = np.asarray(Image.fromarray(alpha).resize(size, Image.Resampling.BILINEAR))
+    return np.asarray(rgb_img, dtype=np.uint8), alpha
+
+
 def load_image_full(
     source: str | Path | bytes,
     *,
@@ -98,7 +138,8 @@ def load_image_full(
 
     EXIF orientation is applied, the first frame of an animation is taken, and with
     ``max_side`` the image is downscaled so that its long side is at most that (JPEGs are
-    decoded at reduced size directly via Pillow's draft mode).
+    decoded at reduced size directly via Pillow's draft mode). Plain JPEGs that need none of
+    that are decoded by OpenCV (same pixels, faster); everything else by Pillow.
     """
     label = name or (str(source) if not isinstance(source, bytes | bytearray | memoryview) else "<upload>")
     data = _read_bytes(source, label, max_bytes)
@@ -112,22 +153,12 @@ def load_image_full(
                 raise ImageLoadError(label, f"{w}x{h} pixels is over the {max_pixels}-pixel limit")
             if getattr(img, "n_frames", 1) > 1:
                 img.seek(0)
-            if max_side and fmt == "JPEG" and max(w, h) > 2 * max_side:
-                # Decode at 1/2, 1/4 or 1/8 scale; EXIF transpose below still works.
-                img.draft("RGB", (max_side, max_side))
             orientation = img.getexif().get(0x0112, 1)
             original = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-            img.load()
-            if orientation != 1:  # exif_transpose copies the image even when there is nothing to do
-                img = ImageOps.exif_transpose(img) or img
-            rgb_img, alpha = _to_rgb(img, background)
-            if max_side and max(rgb_img.size) > max_side:
-                scale = max_side / max(rgb_img.size)
-                size = (max(1, round(rgb_img.width * scale)), max(1, round(rgb_img.height * scale)))
-                rgb_img = rgb_img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-                if alpha is not None:
-                    alpha = np.asarray(Image.fromarray(alpha).resize(size, Image.Resampling.BILINEAR))
-            rgb = np.asarray(rgb_img, dtype=np.uint8)
+            alpha: np.ndarray | None = None
+            rgb = _fast_jpeg(img, data, orientation, max_side)
+            if rgb is None:
+                rgb, alpha = _pil_decode(img, max_side, orientation, background)
     except ImageLoadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
