@@ -89,3 +89,31 @@ def test_tiny_images_are_refused() -> None:
     Image.new("RGB", (4, 4)).save(buf, "PNG")
     with pytest.raises(ImageLoadError, match="too small"):
         load_image(buf.getvalue(), name="tiny.png")
+
+
+def test_plain_jpegs_take_the_fast_decoder_and_get_pillows_pixels(monkeypatch: pytest.MonkeyPatch) -> None:
+    import vision.imageio as imageio
+
+    rng = np.random.default_rng(3)
+    rgb = np.clip(rng.normal(128, 60, (120, 160, 3)), 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=85)
+    data = buf.getvalue()
+    used: list[bool] = []
+    real = imageio._fast_jpeg
+
+    def spy(*args: object) -> np.ndarray | None:
+        out = real(*args)
+        used.append(out is not None)
+        return out
+
+    monkeypatch.setattr(imageio, "_fast_jpeg", spy)
+    fast = load_image_full(data)
+    assert used == [True]
+    expected = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    assert np.array_equal(fast.rgb, expected) and fast.original_size == (160, 120)
+    load_image_full(data, max_side=100)  # a downscale is Pillow's job
+    assert used[-1] is False
+    with pytest.raises(ImageLoadError, match="truncated"):
+        load_image_full(data[: len(data) // 2])  # no end marker: Pillow decodes and fails
+    assert used[-1] is False
