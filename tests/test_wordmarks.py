@@ -125,6 +125,13 @@ def test_cli_ocr_flag_and_reviewer_case_page_show_the_wordmark(
         assert web.get(f"/ui/cases/{sid}/evidence/match-9.png").status_code == 404
         export = web.get(f"/ui/cases/{sid}/export.html")
         assert export.status_code == 200 and 'Wordmark "Quorvin"' in export.text
+        # the upload path: OCR on request only
+        files = {"image": ("quorvin.jpg", listing.read_bytes(), "image/jpeg")}
+        api = {"Authorization": f"Bearer {reviewer}"}
+        plain = web.post("/v1/screen", files=files, data={"record": "false"}, headers=api).json()
+        assert plain["verdict"] == "clean"
+        read = web.post("/v1/screen", files=files, data={"record": "false", "ocr": "true"}, headers=api).json()
+        assert read["verdict"] == "logo_misuse" and read["matches"][0]["text"]
 
 
 def test_without_the_ocr_package_screening_with_ocr_fails_clearly(
