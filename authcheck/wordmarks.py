@@ -6,8 +6,8 @@ characters such as 0/o and 1/l, punctuation and spaces dropped); then a run of o
 words of a text line matches a wordmark when few enough edits separate them:
 
 * wordmarks of 3 characters or fewer: exact match only (too many real words are one edit away);
-* 4 characters: one extra, missing or look-alike character, but no plain substitution
-  ("nike" is one substitution from "nice");
+* 4 characters: one extra or look-alike character, but no plain substitution or missing
+  letter ("nike" is one substitution from "nice", "getx" one deletion from "get");
 * 5 to 7 characters: one edit; 8 or more: two.
 """
 
@@ -45,24 +45,27 @@ def allowed_edits(length: int) -> int:
     return 2
 
 
-def edit_distance(a: str, b: str, substitution: int = 1) -> int:
-    """Levenshtein distance between ``a`` and ``b`` with the given substitution cost."""
-    if len(a) < len(b):
-        a, b = b, a
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            cost = 0 if ca == cb else substitution
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost))
+def edit_distance(mark: str, text: str, substitution: int = 1, deletion: int = 1, insertion: int = 1) -> int:
+    """Weighted Levenshtein distance turning ``mark`` into ``text``.
+
+    ``deletion`` is the cost of a mark character missing from the text, ``insertion`` of an
+    extra text character, ``substitution`` of one character written as another.
+    """
+    previous = [j * insertion for j in range(len(text) + 1)]
+    for i, cm in enumerate(mark, 1):
+        current = [i * deletion]
+        for j, ct in enumerate(text, 1):
+            swap = previous[j - 1] + (0 if cm == ct else substitution)
+            current.append(min(previous[j] + deletion, current[j - 1] + insertion, swap))
         previous = current
     return previous[-1]
 
 
 def mark_distance(mark: str, text: str) -> int:
     """Edits between a normalised wordmark and a normalised text (see the module rules)."""
-    substitution = 2 if len(mark) == 4 else 1  # 4 letters: insertions and deletions only
-    return edit_distance(mark, text, substitution)
+    if len(mark) == 4:  # one extra character only: "nike" is one change from "nice", "getx" from "get"
+        return edit_distance(mark, text, substitution=2, deletion=2)
+    return edit_distance(mark, text)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,13 @@ from authcheck.keys import create_key
 from authcheck.wordmarks import find_wordmarks, normalise
 from vision.text_reading import OCRUnavailableError, TextLine, TextReader
 
-MARKS = {"nike": ["Nike"], "adidas": ["adidas"], "libre": ["LibreOffice Base"], "wxt": ["WXT"]}
+MARKS = {
+    "nike": ["Nike"],
+    "adidas": ["adidas"],
+    "libre": ["LibreOffice Base"],
+    "wxt": ["WXT"],
+    "getx": ["GetX"],
+}
 
 
 def _hits(text: str, marks: dict = MARKS) -> list[tuple[str, str]]:
@@ -46,7 +52,9 @@ def test_near_misspellings_are_caught(text: str, brand: str) -> None:
     assert [b for b, _ in _hits(text)] == [brand]
 
 
-@pytest.mark.parametrize("text", ["nice shoes", "bike", "Mike", "WXY", "Adobe", "DM for price", "-50% today"])
+@pytest.mark.parametrize(
+    "text", ["nice shoes", "bike", "Mike", "WXY", "Adobe", "DM for price", "-50% today", "Buy 2 get 1 free"]
+)
 def test_ordinary_words_are_not_brands(text: str) -> None:
     assert _hits(text) == []
 
@@ -116,7 +124,10 @@ def test_cli_ocr_flag_and_reviewer_case_page_show_the_wordmark(
         reviewer = create_key(core.catalogue, "marketplace", label="ocr-reviewer")[1]
     finally:
         core.close()
-    with serve_in_thread(create_app(ocr_home)) as url, httpx.Client(base_url=url, follow_redirects=True) as web:
+    with (
+        serve_in_thread(create_app(ocr_home)) as url,
+        httpx.Client(base_url=url, follow_redirects=True) as web,
+    ):
         web.post("/ui/login", data={"key": reviewer, "next": "/ui/"})
         page = web.get(f"/ui/cases/{sid}").text
         assert 'Wordmark "Quorvin"' in page and f"/ui/cases/{sid}/evidence/match-0.png" in page
@@ -130,7 +141,9 @@ def test_cli_ocr_flag_and_reviewer_case_page_show_the_wordmark(
         api = {"Authorization": f"Bearer {reviewer}"}
         plain = web.post("/v1/screen", files=files, data={"record": "false"}, headers=api).json()
         assert plain["verdict"] == "clean"
-        read = web.post("/v1/screen", files=files, data={"record": "false", "ocr": "true"}, headers=api).json()
+        read = web.post(
+            "/v1/screen", files=files, data={"record": "false", "ocr": "true"}, headers=api
+        ).json()
         assert read["verdict"] == "logo_misuse" and read["matches"][0]["text"]
 
 
