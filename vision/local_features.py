@@ -110,7 +110,7 @@ def extract(
     if des is None or not kps:
         empty = np.zeros((0, 32), np.uint8) if method == "orb" else np.zeros((0, 128), np.float32)
         return LocalFeatures(np.zeros((0, 2), np.float32), empty, gray, scale, mask)
-    pts = np.array([kp.pt for kp in kps], dtype=np.float32)
+    pts = cv2.KeyPoint_convert(kps).reshape(-1, 2).astype(np.float32, copy=False)  # C++, not a Python loop
     return LocalFeatures(pts, des if method == "orb" else des.astype(np.float32), gray, scale, mask)
 
 
