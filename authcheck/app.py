@@ -315,6 +315,8 @@ class Authcheck:
                 return dec
             with saving.setdefault(sha, threading.Lock()):
                 stored = self.refs.save(sha, dec.image)
+                if kind == "catalogue" and self.settings.prepare_keypoints:
+                    self.copies.prepare_reference(stored)
             return (name, sha, stored, dec.image.original_size, descriptor.prepare(dec.image.rgb))
 
         done = 0

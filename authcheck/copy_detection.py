@@ -132,6 +132,12 @@ class CopyDetector:
             max_side=attempt.side,
         )
 
+    def prepare_reference(self, ref_path: str) -> None:
+        """Extract (and store beside it) a reference's keypoints for the first plan, as is and mirrored."""
+        first = self._plans(0.0)[0]
+        for mirror in (False, True):
+            self._ref_features(ref_path, _Attempt(*first, mirror=mirror))
+
     def _plans(self, similarity: float) -> list[tuple[str, int, int]]:
         """(feature kind, image side, reference keypoints) to verify with, cheapest first.
 

@@ -1,4 +1,10 @@
-"""Stored copies of reference images (for evidence and verification) and their cached features."""
+"""Stored copies of reference images (for evidence and verification) and their cached features.
+
+Keypoints of a stored copy are kept in memory (LRU) and on disk beside it
+(``<sha>.<method>-<side>-<n>[-m].feat.npz``), so a candidate seen by an earlier process, or
+prepared at registration, costs a small file read instead of a decode and a keypoint
+extraction; its feature image is decoded only if the verification gets that far.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import io
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
+from contextlib import suppress
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -14,10 +21,17 @@ from PIL import Image
 
 from index.vector_index import atomic_write_bytes
 from vision.imageio import LoadedImage, load_image_full
-from vision.local_features import LocalFeatures, extract
+from vision.local_features import (
+    LocalFeatures,
+    extract,
+    feature_image,
+    features_from_bytes,
+    features_to_bytes,
+)
 from vision.views import mirrored
 
 V = TypeVar("V")
+FEATURES_VERSION = "v1"  # in the cache file names: bump when extraction changes
 
 
 class _LRU(Generic[V]):
@@ -100,17 +114,35 @@ class ReferenceStore:
         max_side: int | None = None,
         mirror: bool = False,
     ) -> LocalFeatures:
-        """Local features of a stored reference (or of its mirror image), cached."""
+        """Local features of a stored reference (or of its mirror image): from memory, disk, or extracted."""
         side = max_side or self.feature_max_side
         key = (rel, side, method, nfeatures, mirror)
         hit = self._features.get(key)
         if hit is not None:
             return hit
-        img = self._decoded(rel)
-        rgb, alpha = img.rgb, img.alpha
-        if mirror:
-            rgb = mirrored(rgb)
-            alpha = None if alpha is None else mirrored(alpha)
-        feats = extract(rgb, max_side=side, alpha=alpha, method=method, nfeatures=nfeatures)
+        cache = self.path(rel).with_name(
+            f"{Path(rel).stem}.{method}-{side}-{nfeatures}{'-m' if mirror else ''}.{FEATURES_VERSION}.npz"
+        )
+        feats = None
+        with suppress(OSError, ValueError):  # missing or damaged: extracted again below
+            feats = features_from_bytes(cache.read_bytes(), lambda: self._feature_image(rel, side, mirror))
+        if feats is None:
+            rgb, alpha = self._oriented(rel, mirror)
+            feats = extract(rgb, max_side=side, alpha=alpha, method=method, nfeatures=nfeatures)
+            with suppress(OSError):  # a read-only home still screens, from memory
+                atomic_write_bytes(cache, features_to_bytes(feats))
         self._features.put(key, feats)
         return feats
+
+    def _oriented(self, rel: str, mirror: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """The stored copy's pixels and alpha, mirrored if asked."""
+        img = self._decoded(rel)
+        if not mirror:
+            return img.rgb, img.alpha
+        return mirrored(img.rgb), None if img.alpha is None else mirrored(img.alpha)
+
+    def _feature_image(self, rel: str, side: int, mirror: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """The feature image and mask that :func:`extract` computed for features read from disk."""
+        rgb, alpha = self._oriented(rel, mirror)
+        gray, _, mask = feature_image(rgb, side, alpha)
+        return gray, mask

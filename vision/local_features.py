@@ -8,6 +8,9 @@ from another photo of the same subject, which a transform alone cannot do.
 
 from __future__ import annotations
 
+import io
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -15,20 +18,57 @@ import faiss
 import numpy as np
 
 
-@dataclass(frozen=True)
 class LocalFeatures:
-    """Keypoints of one image, in the coordinates of the image they were computed on (scaled)."""
+    """Keypoints of one image, in the coordinates of the image they were computed on (scaled).
 
-    points: np.ndarray  # (N, 2) float32, in feature-image pixels
-    descriptors: np.ndarray  # (N, D) float32 for SIFT, (N, 32) uint8 for ORB
-    gray: np.ndarray  # (h, w) uint8 feature image, kept for the photometric check
-    scale: float  # feature-image pixels per original pixel
-    mask: np.ndarray | None = None  # (h, w) uint8 where the content is (logos with alpha)
+    The feature image (``gray``, and ``mask`` where the content has a shape) is kept for the
+    photometric check. Features read back from disk get it from ``load`` on first use: most
+    candidates are rejected on their keypoints alone and never need it.
+    """
+
+    __slots__ = ("_gray", "_load", "_mask", "_size", "descriptors", "points", "scale")
+
+    def __init__(
+        self,
+        points: np.ndarray,
+        descriptors: np.ndarray,
+        gray: np.ndarray | None,
+        scale: float,
+        mask: np.ndarray | None = None,
+        *,
+        size: tuple[int, int] | None = None,
+        load: Callable[[], tuple[np.ndarray, np.ndarray | None]] | None = None,
+    ) -> None:
+        if gray is None and (load is None or size is None):
+            raise ValueError("features without their image need its size and a loader")
+        self.points = points  # (N, 2) float32, in feature-image pixels
+        self.descriptors = descriptors  # (N, D) float32 for SIFT, (N, 32) uint8 for ORB
+        self.scale = scale  # feature-image pixels per original pixel
+        self._gray, self._mask, self._load = gray, mask, load
+        self._size = size or (int(gray.shape[1]), int(gray.shape[0]))  # type: ignore[union-attr]
+
+    def _ensure_image(self) -> None:
+        if self._gray is None:
+            assert self._load is not None
+            self._gray, self._mask = self._load()  # idempotent: a race only loads it twice
+
+    @property
+    def gray(self) -> np.ndarray:
+        """(h, w) uint8 feature image."""
+        self._ensure_image()
+        assert self._gray is not None
+        return self._gray
+
+    @property
+    def mask(self) -> np.ndarray | None:
+        """(h, w) uint8, non-zero where the content is (images with transparency), else None."""
+        self._ensure_image()
+        return self._mask
 
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) of the feature image."""
-        return int(self.gray.shape[1]), int(self.gray.shape[0])
+        return self._size
 
     def __len__(self) -> int:
         return len(self.points)
@@ -78,19 +118,13 @@ def _detector(method: str, nfeatures: int) -> cv2.Feature2D:
     return det
 
 
-def extract(
-    image: np.ndarray,
-    *,
-    max_side: int = 480,
-    nfeatures: int = 600,
-    alpha: np.ndarray | None = None,
-    upscale_small: bool = False,
-    method: str = "orb",
-) -> LocalFeatures:
-    """Keypoints (ORB by default, or SIFT) of an RGB image at ``max_side`` pixels on the long side.
+def feature_image(
+    image: np.ndarray, max_side: int, alpha: np.ndarray | None = None, upscale_small: bool = False
+) -> tuple[np.ndarray, float, np.ndarray | None]:
+    """(grey feature image, its pixels per original pixel, content mask or None) of an RGB image.
 
-    ``alpha`` (H, W) masks transparent parts (logos); ``upscale_small`` enlarges images
-    smaller than ``max_side`` so small marks still get keypoints.
+    The image is scaled so its long side is ``max_side`` (shrunk always, enlarged only with
+    ``upscale_small``); ``alpha`` (H, W) becomes a mask of the opaque parts, slightly dilated.
     """
     h, w = image.shape[:2]
     scale = max_side / max(h, w)
@@ -106,12 +140,61 @@ def extract(
     if small_alpha is not None:
         mask = (small_alpha > 32).astype(np.uint8) * 255
         mask = cv2.dilate(mask, np.ones((5, 5), np.uint8))
+    return gray, scale, mask
+
+
+def extract(
+    image: np.ndarray,
+    *,
+    max_side: int = 480,
+    nfeatures: int = 600,
+    alpha: np.ndarray | None = None,
+    upscale_small: bool = False,
+    method: str = "orb",
+) -> LocalFeatures:
+    """Keypoints (ORB by default, or SIFT) of an RGB image at ``max_side`` pixels on the long side.
+
+    ``alpha`` (H, W) masks transparent parts (logos); ``upscale_small`` enlarges images
+    smaller than ``max_side`` so small marks still get keypoints.
+    """
+    gray, scale, mask = feature_image(image, max_side, alpha, upscale_small)
     kps, des = _detector(method, nfeatures).detectAndCompute(gray, mask)
     if des is None or not kps:
         empty = np.zeros((0, 32), np.uint8) if method == "orb" else np.zeros((0, 128), np.float32)
         return LocalFeatures(np.zeros((0, 2), np.float32), empty, gray, scale, mask)
     pts = cv2.KeyPoint_convert(kps).reshape(-1, 2).astype(np.float32, copy=False)  # C++, not a Python loop
     return LocalFeatures(pts, des if method == "orb" else des.astype(np.float32), gray, scale, mask)
+
+
+def features_to_bytes(feats: LocalFeatures) -> bytes:
+    """Keypoints, descriptors, scale and image size as an ``.npz`` (not the image itself)."""
+    buf = io.BytesIO()
+    np.savez(
+        buf,
+        points=feats.points,
+        descriptors=feats.descriptors,
+        scale=np.float64(feats.scale),
+        size=np.asarray(feats.size, np.int64),
+    )
+    return buf.getvalue()
+
+
+def features_from_bytes(
+    data: bytes, load: Callable[[], tuple[np.ndarray, np.ndarray | None]]
+) -> LocalFeatures:
+    """Features saved by :func:`features_to_bytes`; ``load`` gives their image when first needed.
+
+    Raises ValueError on a damaged file.
+    """
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            points, descriptors = z["points"], z["descriptors"]
+            scale, size = float(z["scale"]), (int(z["size"][0]), int(z["size"][1]))
+    except (OSError, KeyError, IndexError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"damaged features file ({exc})") from exc
+    if points.ndim != 2 or points.shape[1:] != (2,) or len(points) != len(descriptors):
+        raise ValueError("damaged features file (shapes disagree)")
+    return LocalFeatures(points, descriptors, None, scale, size=size, load=load)
 
 
 def _two_nearest(ref: np.ndarray, listing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
