@@ -47,7 +47,9 @@ class Settings:
     dense_floor: float = 0.15  # place candidates this similar by their pixels when keypoints fail (0 = off)
     dense_min_correlation: float = 0.78  # ... refining placements that correlate at least this much
     dense_min_ncc: float = 0.93  # ... and calling them copies when the aligned overlap correlates this much
-    prepare_keypoints: bool = True  # extract catalogue shots' keypoints at registration, kept beside them
+    # Extract catalogue shots' keypoints at registration too, not only on first use (both are kept on
+    # disk): registration about half as fast, a never-seen candidate's first screening ~5 ms faster.
+    prepare_keypoints: bool = False
     # Throughput
     workers: int = max(1, min(os.cpu_count() or 1, 8))  # images decoded and screened in parallel
     # Image handling

@@ -62,8 +62,11 @@ def test_a_damaged_features_file_is_extracted_again(stored: tuple[Path, str, Loa
     assert ReferenceStore(root).features(rel, nfeatures=700)._gray is None  # rewritten, readable
 
 
-def test_registration_prepares_keypoints_for_screening(tmp_path: Path, photos: dict[str, Path]) -> None:
-    app = Authcheck(tmp_path / "home")
+def test_registration_prepares_keypoints_when_asked(tmp_path: Path, photos: dict[str, Path]) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.json").write_text('{"prepare_keypoints": true}')
+    app = Authcheck(home)
     try:
         app.add_brand("acme")
         report = app.register([photos["astronaut"]], "acme")
