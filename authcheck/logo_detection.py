@@ -170,7 +170,7 @@ class LogoDetector:
         for n, level in enumerate(levels):
             if not len(level.active):
                 continue
-            vecs = self._index.project(level.patches[level.active]) / level.norms[level.active, None]
+            vecs = self._index.project(level.patches(level.active)) / level.norms[level.active, None]
             if dense:
                 hits = self._index.hits(vecs, k=2, min_score=s.logo_coarse_min * 0.8)
             else:

@@ -118,7 +118,7 @@ def test_scan_scores_the_logo_where_it_is_and_verification_accepts_only_the_true
     r = tm.rotations.index(6.0)
     best = 0.0
     for level in levels:
-        n = len(level.patches)
+        n = len(level)
         win = np.arange(n)
         # the logo is darker than its surroundings; orientation fields do not care
         vals = rect_ncc(

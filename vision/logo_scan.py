@@ -30,15 +30,26 @@ class ScanLevel:
     image: np.ndarray  # (h, w) or (h, w, 3) float32 in [0, 1]
     xs: np.ndarray  # window left edges (level px)
     ys: np.ndarray  # window top edges (level px)
-    patches: np.ndarray  # (n, 2*WINDOW*WINDOW) float32, edge-field windows (row-major over ys, xs)
+    field: np.ndarray  # (2, h, w) float32 edge field the windows are cut from
     norms: np.ndarray  # (n,) float32: a window's normalised vector is its patch / its norm
     integral_sq: np.ndarray  # integral image of the squared edge-field magnitude
     active: np.ndarray  # (m,) windows with enough edges to hold a logo
 
-    @property
-    def vectors(self) -> np.ndarray:
-        """(n, 2*WINDOW*WINDOW) edge-field windows / their RMS * WINDOW (built on demand)."""
-        return self.patches / self.norms[:, None]
+    def __len__(self) -> int:
+        return len(self.xs) * len(self.ys)
+
+    def patches(self, windows: np.ndarray) -> np.ndarray:
+        """(len(windows), 2*WINDOW*WINDOW) float32 edge-field windows of flat window indices ``windows``.
+
+        Cut on demand: only the few windows worth a look are ever copied out of the field.
+        """
+        x, y = self.position(windows)
+        view = np.lib.stride_tricks.sliding_window_view(self.field, (WINDOW, WINDOW), axis=(1, 2))
+        return view[:, y, x].transpose(1, 0, 2, 3).reshape(len(x), -1)
+
+    def vectors(self, windows: np.ndarray) -> np.ndarray:
+        """Normalised edge-field windows (patch / its RMS * WINDOW) of flat window indices ``windows``."""
+        return self.patches(windows) / self.norms[windows, None]
 
     def position(self, i: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
         """Window top-left (x, y) of flat window index ``i``, level px."""
@@ -87,9 +98,8 @@ def scan_levels(
 def _level(img: np.ndarray, scale: float, stride: int) -> ScanLevel:
     grad = orientation_field(img)
     n = WINDOW * WINDOW
-    wins = [np.lib.stride_tricks.sliding_window_view(g, (WINDOW, WINDOW))[::stride, ::stride] for g in grad]
-    gh, gw = wins[0].shape[:2]
-    patches = np.concatenate([w.reshape(gh * gw, n) for w in wins], axis=1)
+    gh = (grad.shape[1] - WINDOW) // stride + 1
+    gw = (grad.shape[2] - WINDOW) // stride + 1
     energy = (grad * grad).sum(axis=0)
     # window energy from the integral image: no pass over the (n, 512) patch matrix
     integral_sq = cv2.integral(energy, sdepth=cv2.CV_64F)
@@ -109,7 +119,7 @@ def _level(img: np.ndarray, scale: float, stride: int) -> ScanLevel:
         image=img,
         xs=xs,
         ys=ys,
-        patches=patches,
+        field=grad,
         norms=(np.maximum(rms, MIN_GRAD) * WINDOW).astype(np.float32),
         integral_sq=integral_sq,
         active=active,
@@ -121,7 +131,7 @@ def rect_ncc(level: ScanLevel, windows: np.ndarray, templates: np.ndarray, rects
 
     ``templates`` are unit-norm gradient fields, zero outside their rect; ``rects`` rows are (x, y, w, h).
     """
-    num = np.einsum("ij,ij->i", level.patches[windows], templates)
+    num = np.einsum("ij,ij->i", level.patches(windows), templates)
     x, y = level.position(windows)
     x0, y0 = x + rects[:, 0], y + rects[:, 1]
     x1, y1 = x0 + rects[:, 2], y0 + rects[:, 3]
