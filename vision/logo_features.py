@@ -29,8 +29,8 @@ import numpy as np
 
 CANON_SIDE = 160  # long side of a logo's canonical silhouette, px
 CANON_PAD = 0.3  # border around the canonical silhouette, fraction of its long side
-WINDOW = 16  # coarse template window, px
-INNER = 12  # the logo's long side inside a coarse template, px
+WINDOW = 20  # coarse template window, px
+INNER = 16  # the logo's long side inside a coarse template, px
 ROTATIONS = (-12.0, -6.0, 0.0, 6.0, 12.0)  # degrees; the search covers about +-15
 VERIFY_SIDE = 48  # the logo's long side during verification, px
 
