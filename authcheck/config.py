@@ -61,6 +61,7 @@ class Settings:
     logo_min_frac: float = 0.08  # smallest logo searched, fraction of the listing's width
     logo_max_frac: float = 0.35  # largest logo searched, fraction of the listing's long side
     logo_scale_step: float = 1.26  # ratio between scan scales
+    logo_scan_stride: int = 3  # px between scanned windows at each scale (hits are then placed to the px)
     logo_min_start: float = 0.1  # pre-check: best silhouette/listing correlation over shifts, before ECC
     logo_min_precoverage: float = 0.5  # pre-check: contour coverage within 3 px, before ECC
     logo_refine_steps: int = 10  # ECC iterations refining a candidate's placement (per resolution)

@@ -39,7 +39,7 @@ from vision.logo_features import (
     logo_shape,
     verify_placement,
 )
-from vision.logo_scan import ScanLevel, rect_ncc, scan_levels
+from vision.logo_scan import ScanLevel, best_nearby, scan_levels
 
 EVIDENCE_POINTS = 24  # silhouette contour points reported as matched pairs
 
@@ -189,10 +189,11 @@ class LogoDetector:
                 signs = np.concatenate([signs, np.ones(len(w2), signs.dtype)])
             if not len(win):
                 continue
-            exact = rect_ncc(level, win, tm.vectors[rows], tm.rects[rows]) * signs
+            xs, ys = level.position(win)
+            signed = tm.vectors[rows] * signs[:, None].astype(np.float32)
+            exact, xs, ys = best_nearby(level, xs, ys, signed, tm.rects[rows], s.logo_scan_stride // 2)
             good = exact >= s.logo_coarse_min
-            xs, ys = level.position(win[good])
-            cols.append((exact[good], rows[good], signs[good], xs, ys, np.full(int(good.sum()), n)))
+            cols.append((exact[good], rows[good], signs[good], xs[good], ys[good], np.full(int(good.sum()), n)))
         if not cols:
             return
         score, rows, signs, xs, ys, lev = (np.concatenate(c) for c in zip(*cols, strict=True))
@@ -279,7 +280,11 @@ class LogoDetector:
         if image.ndim == 2:  # verification infers the logo's polarity from colour channels
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
         levels = scan_levels(
-            image, min_frac=s.logo_min_frac, max_frac=s.logo_max_frac, step=s.logo_scale_step
+            image,
+            min_frac=s.logo_min_frac,
+            max_frac=s.logo_max_frac,
+            step=s.logo_scale_step,
+            stride=s.logo_scan_stride,
         )
         with _single_blas():
             picked = self._pick(self._candidates(levels, allowed))

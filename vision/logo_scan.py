@@ -43,7 +43,10 @@ class ScanLevel:
 
         Cut on demand: only the few windows worth a look are ever copied out of the field.
         """
-        x, y = self.position(windows)
+        return self.patches_at(*self.position(windows))
+
+    def patches_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Edge-field windows with top-left corners ``(x, y)`` (level px, on or off the window grid)."""
         view = np.lib.stride_tricks.sliding_window_view(self.field, (WINDOW, WINDOW), axis=(1, 2))
         return view[:, y, x].transpose(1, 0, 2, 3).reshape(len(x), -1)
 
@@ -131,11 +134,51 @@ def rect_ncc(level: ScanLevel, windows: np.ndarray, templates: np.ndarray, rects
 
     ``templates`` are unit-norm gradient fields, zero outside their rect; ``rects`` rows are (x, y, w, h).
     """
-    num = np.einsum("ij,ij->i", level.patches(windows), templates)
     x, y = level.position(windows)
+    return rect_ncc_at(level, x, y, templates, rects)
+
+
+def rect_ncc_at(
+    level: ScanLevel, x: np.ndarray, y: np.ndarray, templates: np.ndarray, rects: np.ndarray
+) -> np.ndarray:
+    """:func:`rect_ncc` for windows with top-left corners ``(x, y)``, on or off the window grid."""
+    num = np.einsum("ij,ij->i", level.patches_at(x, y), templates)
     x0, y0 = x + rects[:, 0], y + rects[:, 1]
     x1, y1 = x0 + rects[:, 2], y0 + rects[:, 3]
     sq = level.integral_sq
     energy = sq[y1, x1] - sq[y0, x1] - sq[y1, x0] + sq[y0, x0]
     n = rects[:, 2] * rects[:, 3]
     return num / np.sqrt(np.maximum(energy, n * MIN_GRAD**2))
+
+
+def best_nearby(
+    level: ScanLevel, x: np.ndarray, y: np.ndarray, templates: np.ndarray, rects: np.ndarray, reach: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The best :func:`rect_ncc_at` within ``reach`` px of each ``(x, y)``: (scores, x, y).
+
+    Windows between the grid's points: a coarse stride finds a logo's neighbourhood, this finds its place.
+    """
+    h, w = level.field.shape[1:]
+    x = np.clip(x, reach, w - WINDOW - reach)  # every shifted window inside the level
+    y = np.clip(y, reach, h - WINDOW - reach)
+    big = WINDOW + 2 * reach
+    view = np.lib.stride_tricks.sliding_window_view(level.field, (big, big), axis=(1, 2))
+    around = view[:, y - reach, x - reach].transpose(1, 0, 2, 3)  # (k, 2, big, big), copied once
+    tmpl = templates.reshape(len(x), 2, WINDOW, WINDOW)
+    x0, y0 = rects[:, 0], rects[:, 1]
+    area = rects[:, 2] * rects[:, 3]
+    sq = level.integral_sq
+    best = np.full(len(x), -np.inf)
+    bx, by = x.copy(), y.copy()
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            part = around[:, :, reach + dy : reach + dy + WINDOW, reach + dx : reach + dx + WINDOW]
+            num = np.einsum("ijkl,ijkl->i", part, tmpl)
+            ax, ay = x + dx + x0, y + dy + y0
+            bx1, by1 = ax + rects[:, 2], ay + rects[:, 3]
+            energy = sq[by1, bx1] - sq[ay, bx1] - sq[by1, ax] + sq[ay, ax]
+            sc = num / np.sqrt(np.maximum(energy, area * MIN_GRAD**2))
+            better = sc > best
+            best = np.where(better, sc, best)
+            bx, by = np.where(better, x + dx, bx), np.where(better, y + dy, by)
+    return best, bx, by
