@@ -243,3 +243,16 @@ def test_windows_between_grid_points_are_scored_and_the_best_nearby_one_found() 
     score, bx, by = best_nearby(level, xs[top : top + 1] + 1, ys[top : top + 1] - 1, tmpl, rect, 1)
     assert (bx[0], by[0]) == (xs[top], ys[top])
     assert np.isclose(score[0], every[top], atol=1e-5)
+
+
+def test_best_nearby_on_a_level_barely_a_window_wide() -> None:
+    rng = np.random.default_rng(2)
+    level = scan_levels(rng.integers(0, 255, (120, 300), dtype=np.uint8), min_frac=0.3, max_frac=0.4)[-1]
+    assert level.field.shape[1] < WINDOW + 2  # no room to shift by 1 px vertically
+    shape = logo_shape(np.zeros((200, 300, 3), np.uint8), _logo_alpha())
+    tm = coarse_templates(shape)
+    x, y = level.position(np.arange(len(level)))
+    n = len(x)
+    tmpl, rect = np.repeat(tm.vectors[:1], n, 0), np.repeat(np.array(tm.rects[:1]), n, 0)
+    score, bx, by = best_nearby(level, x, y, tmpl, rect, 1)
+    assert np.all(np.isfinite(score)) and np.all(by == y)

@@ -159,6 +159,7 @@ def best_nearby(
     Windows between the grid's points: a coarse stride finds a logo's neighbourhood, this finds its place.
     """
     h, w = level.field.shape[1:]
+    reach = max(0, min(reach, (h - WINDOW) // 2, (w - WINDOW) // 2))  # a level barely a window wide
     x = np.clip(x, reach, w - WINDOW - reach)  # every shifted window inside the level
     y = np.clip(y, reach, h - WINDOW - reach)
     big = WINDOW + 2 * reach
