@@ -7,7 +7,10 @@ edge-orientation field (:func:`vision.logo_features.orientation_field`, from all
 channels) normalised by its energy; its inner product with a coarse template (an
 orientation field too) approximates their correlation, which :func:`rect_ncc` computes
 exactly for the few pairs worth it. Edges, unlike intensities, reward only edges that run
-where the logo's edges run, not any blob.
+where the logo's edges run, not any blob. The exact correlation falls off within a pixel or
+two of the true place, so a hit on the coarse window grid is moved to the best place within
+half a stride (:func:`best_nearby`) before it is scored and ranked; window patches are cut out
+of the level's field only for the windows looked at (:meth:`ScanLevel.patches`).
 """
 
 from __future__ import annotations
