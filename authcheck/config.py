@@ -73,6 +73,10 @@ class Settings:
     logo_min_ncc: float = 0.0  # verified intensity correlation of silhouette and listing
     logo_min_coverage: float = 0.88  # verified share of the logo's contour with a like-directed listing edge
     logo_min_explained: float = 0.4  # verified share of the frame's listing edges lying on the logo's contour
+    logo_sure_coverage: float = 0.91  # coverage from which the outline alone decides; below it (look-alike
+    # outlines: a speech bubble, a rounded badge) the placement must also correlate as a whole:
+    logo_borderline_ncc: float = 0.72  # ... intensity correlation of silhouette and listing
+    logo_borderline_edges: float = 0.45  # ... and gradient correlation
     ocr: bool = False
     # --- Index scale (issue 5; defaults live in index.choose.IndexOptions, see docs/scale.md) ---
     index_flat_max: int = IndexOptions.flat_max  # auto: exact flat search up to this many vectors

@@ -193,7 +193,9 @@ class LogoDetector:
             signed = tm.vectors[rows] * signs[:, None].astype(np.float32)
             exact, xs, ys = best_nearby(level, xs, ys, signed, tm.rects[rows], s.logo_scan_stride // 2)
             good = exact >= s.logo_coarse_min
-            cols.append((exact[good], rows[good], signs[good], xs[good], ys[good], np.full(int(good.sum()), n)))
+            cols.append(
+                (exact[good], rows[good], signs[good], xs[good], ys[good], np.full(int(good.sum()), n))
+            )
         if not cols:
             return
         score, rows, signs, xs, ys, lev = (np.concatenate(c) for c in zip(*cols, strict=True))
@@ -314,14 +316,22 @@ class LogoDetector:
         return found
 
     def _accepts(self, p: LogoPlacement) -> bool:
-        """Whether a refined placement fits well enough to report: its contour found, the frame's edges its own."""
+        """Whether a refined placement fits well enough to report: its contour found, the frame's edges its own.
+
+        A contour found only just (below ``logo_sure_coverage``) is also what an unregistered mark of
+        a similar outline leaves; there the whole frame must correlate with the silhouette too.
+        """
         s = self.settings
-        return (
+        fits = (
             p.coverage >= s.logo_min_coverage
             and p.explained >= s.logo_min_explained
             and p.edges >= s.logo_min_edges
             and p.ncc >= s.logo_min_ncc
         )
+        sure = p.coverage >= s.logo_sure_coverage or (
+            p.ncc >= s.logo_borderline_ncc and p.edges >= s.logo_borderline_edges
+        )
+        return fits and sure
 
     def detect(
         self,

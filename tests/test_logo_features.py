@@ -235,7 +235,9 @@ def test_windows_between_grid_points_are_scored_and_the_best_nearby_one_found() 
     top = int(np.argmax(every))
     assert every[top] > 0.7
     # on the grid the same function agrees with rect_ncc
-    grid = rect_ncc(level, np.arange(len(level)), np.repeat(tmpl, len(level), 0), np.repeat(rect, len(level), 0))
+    grid = rect_ncc(
+        level, np.arange(len(level)), np.repeat(tmpl, len(level), 0), np.repeat(rect, len(level), 0)
+    )
     gx, gy = level.position(np.arange(len(level)))
     on_grid = (gx[:, None] == xs[None]) & (gy[:, None] == ys[None])
     assert np.allclose(grid, every[np.argmax(on_grid, axis=1)], atol=1e-5)
