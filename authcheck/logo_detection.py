@@ -9,7 +9,9 @@ all logos (:mod:`index.logo_index`); only the best few candidates are verified, 
 refining the placement and measuring how well the listing follows the logo's silhouette
 (:func:`vision.logo_features.verify_placement`): a placement is reported when most of the
 logo's contour has a like-directed listing edge under it and the frame's edges are mostly
-the logo's own (``logo_min_coverage``, ``logo_min_explained``). The logo shapes and the template index are
+the logo's own (``logo_min_coverage``, ``logo_min_explained``); where the contour is found
+only just (below ``logo_sure_coverage``), the silhouette must also correlate with the frame as a
+whole, as an unregistered mark with a similar outline does not. The logo shapes and the template index are
 derived from the stored reference copies and rebuilt whenever the catalogue's logo
 references change (building takes a few milliseconds per logo).
 """
