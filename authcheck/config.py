@@ -64,6 +64,7 @@ class Settings:
     logo_min_frac: float = 0.08  # smallest logo searched, fraction of the listing's width
     logo_max_frac: float = 0.35  # largest logo searched, fraction of the listing's long side
     logo_scale_step: float = 1.26  # ratio between scan scales
+    logo_scan_stride: int = 3  # px between scanned windows at each scale (hits are then placed to the px)
     logo_min_start: float = 0.1  # pre-check: best silhouette/listing correlation over shifts, before ECC
     logo_min_precoverage: float = 0.5  # pre-check: contour coverage within 3 px, before ECC
     logo_refine_steps: int = 10  # ECC iterations refining a candidate's placement (per resolution)
@@ -75,6 +76,10 @@ class Settings:
     logo_min_ncc: float = 0.0  # verified intensity correlation of silhouette and listing
     logo_min_coverage: float = 0.88  # verified share of the logo's contour with a like-directed listing edge
     logo_min_explained: float = 0.4  # verified share of the frame's listing edges lying on the logo's contour
+    logo_sure_coverage: float = 0.91  # coverage from which the outline alone decides; below it (look-alike
+    # outlines: a speech bubble, a rounded badge) the placement must also correlate as a whole:
+    logo_borderline_ncc: float = 0.72  # ... intensity correlation of silhouette and listing
+    logo_borderline_edges: float = 0.45  # ... and gradient correlation
     ocr: bool = False  # read the listing's text for brands' wordmarks (screen --ocr; ~1 s per image)
     ocr_min_score: float = 0.6  # OCR confidence a line needs to count
     # --- Index scale (issue 5; defaults live in index.choose.IndexOptions, see docs/scale.md) ---

@@ -9,7 +9,9 @@ all logos (:mod:`index.logo_index`); only the best few candidates are verified, 
 refining the placement and measuring how well the listing follows the logo's silhouette
 (:func:`vision.logo_features.verify_placement`): a placement is reported when most of the
 logo's contour has a like-directed listing edge under it and the frame's edges are mostly
-the logo's own (``logo_min_coverage``, ``logo_min_explained``). The logo shapes and the template index are
+the logo's own (``logo_min_coverage``, ``logo_min_explained``); where the contour is found
+only just (below ``logo_sure_coverage``), the silhouette must also correlate with the frame as a
+whole, as an unregistered mark with a similar outline does not. The logo shapes and the template index are
 derived from the stored reference copies and rebuilt whenever the catalogue's logo
 references change (building takes a few milliseconds per logo).
 """
@@ -39,7 +41,7 @@ from vision.logo_features import (
     logo_shape,
     verify_placement,
 )
-from vision.logo_scan import ScanLevel, rect_ncc, scan_levels
+from vision.logo_scan import ScanLevel, best_nearby, scan_levels
 
 EVIDENCE_POINTS = 24  # silhouette contour points reported as matched pairs
 
@@ -170,7 +172,7 @@ class LogoDetector:
         for n, level in enumerate(levels):
             if not len(level.active):
                 continue
-            vecs = self._index.project(level.patches[level.active]) / level.norms[level.active, None]
+            vecs = self._index.project(level.patches(level.active)) / level.norms[level.active, None]
             if dense:
                 hits = self._index.hits(vecs, k=2, min_score=s.logo_coarse_min * 0.8)
             else:
@@ -189,10 +191,13 @@ class LogoDetector:
                 signs = np.concatenate([signs, np.ones(len(w2), signs.dtype)])
             if not len(win):
                 continue
-            exact = rect_ncc(level, win, tm.vectors[rows], tm.rects[rows]) * signs
+            xs, ys = level.position(win)
+            signed = tm.vectors[rows] * signs[:, None].astype(np.float32)
+            exact, xs, ys = best_nearby(level, xs, ys, signed, tm.rects[rows], s.logo_scan_stride // 2)
             good = exact >= s.logo_coarse_min
-            xs, ys = level.position(win[good])
-            cols.append((exact[good], rows[good], signs[good], xs, ys, np.full(int(good.sum()), n)))
+            cols.append(
+                (exact[good], rows[good], signs[good], xs[good], ys[good], np.full(int(good.sum()), n))
+            )
         if not cols:
             return
         score, rows, signs, xs, ys, lev = (np.concatenate(c) for c in zip(*cols, strict=True))
@@ -279,7 +284,11 @@ class LogoDetector:
         if image.ndim == 2:  # verification infers the logo's polarity from colour channels
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
         levels = scan_levels(
-            image, min_frac=s.logo_min_frac, max_frac=s.logo_max_frac, step=s.logo_scale_step
+            image,
+            min_frac=s.logo_min_frac,
+            max_frac=s.logo_max_frac,
+            step=s.logo_scale_step,
+            stride=s.logo_scan_stride,
         )
         with _single_blas():
             picked = self._pick(self._candidates(levels, allowed))
@@ -309,14 +318,22 @@ class LogoDetector:
         return found
 
     def _accepts(self, p: LogoPlacement) -> bool:
-        """Whether a refined placement fits well enough to report: its contour found, the frame's edges its own."""
+        """Whether a refined placement fits well enough to report: its contour found, the frame's edges its own.
+
+        A contour found only just (below ``logo_sure_coverage``) is also what an unregistered mark of
+        a similar outline leaves; there the whole frame must correlate with the silhouette too.
+        """
         s = self.settings
-        return (
+        fits = (
             p.coverage >= s.logo_min_coverage
             and p.explained >= s.logo_min_explained
             and p.edges >= s.logo_min_edges
             and p.ncc >= s.logo_min_ncc
         )
+        sure = p.coverage >= s.logo_sure_coverage or (
+            p.ncc >= s.logo_borderline_ncc and p.edges >= s.logo_borderline_edges
+        )
+        return fits and sure
 
     def detect(
         self,

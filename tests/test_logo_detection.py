@@ -179,3 +179,40 @@ def test_a_placement_is_reported_only_when_its_contour_is_found(app, listings) -
         app.settings.logo_min_coverage = Settings().logo_min_coverage
     assert not _logo_matches(strict)
     assert _logo_matches(app.screen_one("misuse.jpg", listings["misuse"], seller="stranger", record=False))
+
+
+def test_a_contour_found_only_just_needs_the_whole_frame_to_correlate() -> None:
+    from authcheck.logo_detection import LogoDetector
+    from vision.logo_features import LogoPlacement
+
+    settings = Settings()
+    detector = LogoDetector(None, None, settings)  # type: ignore[arg-type]  # the rule needs only settings
+
+    def placement(coverage: float, ncc: float, edges: float) -> LogoPlacement:
+        return LogoPlacement(ncc, 1.0, edges, np.eye(3), [[0, 0], [1, 0], [1, 1], [0, 1]], coverage, 0.6)
+
+    sure, borderline = (
+        settings.logo_sure_coverage + 0.02,
+        (settings.logo_min_coverage + settings.logo_sure_coverage) / 2,
+    )
+    weak_ncc, good_ncc = settings.logo_borderline_ncc - 0.1, settings.logo_borderline_ncc + 0.05
+    good_edges = settings.logo_borderline_edges + 0.05
+    assert detector._accepts(placement(sure, weak_ncc, settings.logo_min_edges + 0.01))
+    assert detector._accepts(placement(borderline, good_ncc, good_edges))
+    assert not detector._accepts(placement(borderline, weak_ncc, good_edges))  # a look-alike outline
+    assert not detector._accepts(placement(borderline, good_ncc, settings.logo_borderline_edges - 0.05))
+    assert not detector._accepts(placement(settings.logo_min_coverage - 0.01, 0.95, 0.9))
+
+
+def test_the_sample_logo_listing_is_misuse_and_authorised_for_the_brands_seller(app) -> None:
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    app.add_brand("northwind", sellers=["northwind-official"])
+    app.register([samples / "logos" / "northwind.png"], "northwind", kind="logo")
+    listing = samples / "listings" / "logo_on_photo.jpg"
+    stranger = app.screen_one("logo_on_photo.jpg", listing, seller="seller-42", record=False)
+    (match,) = _logo_matches(stranger)
+    assert stranger.verdict == "logo_misuse" and match.brand == "northwind"
+    # scripts/make_sample_data.py pastes the mark with its top-left corner at (300, 40)
+    assert 290 < match.box[0] < 340 and 30 < match.box[1] < 80
+    owner = app.screen_one("logo_on_photo.jpg", listing, seller="northwind-official", record=False)
+    assert owner.verdict == "logo_authorised"

@@ -8,6 +8,7 @@ import numpy as np
 from index.logo_index import LogoTemplateIndex
 from vision.logo_features import (
     CANON_SIDE,
+    INNER,
     WINDOW,
     coarse_templates,
     contour_points,
@@ -16,7 +17,7 @@ from vision.logo_features import (
     outline_fit,
     verify_placement,
 )
-from vision.logo_scan import rect_ncc, scan_levels
+from vision.logo_scan import best_nearby, rect_ncc, rect_ncc_at, scan_levels
 
 
 def _logo_alpha(w: int = 300, h: int = 200) -> np.ndarray:
@@ -118,7 +119,7 @@ def test_scan_scores_the_logo_where_it_is_and_verification_accepts_only_the_true
     r = tm.rotations.index(6.0)
     best = 0.0
     for level in levels:
-        n = len(level.patches)
+        n = len(level)
         win = np.arange(n)
         # the logo is darker than its surroundings; orientation fields do not care
         vals = rect_ncc(
@@ -211,3 +212,49 @@ def test_coarse_refinement_converges_from_a_guess_a_tenth_of_its_scale_off() -> 
     # over empty background the pre-check drops the guess before refining
     away = np.vstack([truth, [0, 0, 1]]) @ np.array([[1, 0, -900], [0, 1, -700], [0, 0, 1]])
     assert verify_placement(shape, rgb, away, min_precoverage=0.5) is None
+
+
+def test_windows_between_grid_points_are_scored_and_the_best_nearby_one_found() -> None:
+    rng = np.random.default_rng(1)
+    shape = logo_shape(np.zeros((200, 300, 3), np.uint8), _logo_alpha())
+    listing = cv2.GaussianBlur(rng.integers(60, 200, (300, 400), dtype=np.uint8), (0, 0), 3)
+    s = 60 / CANON_SIDE
+    place = np.array([[s, 0, 151 - s * shape.pad], [0, s, 97 - s * shape.pad], [0, 0, 1]])
+    warped = cv2.warpPerspective(shape.mask, place, (400, 300))
+    listing = (listing * (1 - warped) + 230 * warped).astype(np.uint8)
+    # the level where a logo 60 px long is INNER px long
+    level = min(scan_levels(listing, stride=3), key=lambda lv: abs(INNER / lv.scale - 60))
+    tm = coarse_templates(shape)
+    r = tm.rotations.index(0.0)
+    tmpl, rect = tm.vectors[r : r + 1], np.array(tm.rects[r : r + 1])
+    h, w = level.field.shape[1:]
+    # every position of the level, grid or not: the best one is the logo's place
+    ys, xs = np.mgrid[0 : h - WINDOW + 1, 0 : w - WINDOW + 1]
+    xs, ys = xs.ravel(), ys.ravel()
+    every = rect_ncc_at(level, xs, ys, np.repeat(tmpl, len(xs), 0), np.repeat(rect, len(xs), 0))
+    top = int(np.argmax(every))
+    assert every[top] > 0.7
+    # on the grid the same function agrees with rect_ncc
+    grid = rect_ncc(
+        level, np.arange(len(level)), np.repeat(tmpl, len(level), 0), np.repeat(rect, len(level), 0)
+    )
+    gx, gy = level.position(np.arange(len(level)))
+    on_grid = (gx[:, None] == xs[None]) & (gy[:, None] == ys[None])
+    assert np.allclose(grid, every[np.argmax(on_grid, axis=1)], atol=1e-5)
+    # one px off in x and y, the search within 1 px lands on the best place and its score
+    score, bx, by = best_nearby(level, xs[top : top + 1] + 1, ys[top : top + 1] - 1, tmpl, rect, 1)
+    assert (bx[0], by[0]) == (xs[top], ys[top])
+    assert np.isclose(score[0], every[top], atol=1e-5)
+
+
+def test_best_nearby_on_a_level_barely_a_window_wide() -> None:
+    rng = np.random.default_rng(2)
+    level = scan_levels(rng.integers(0, 255, (120, 300), dtype=np.uint8), min_frac=0.3, max_frac=0.4)[-1]
+    assert level.field.shape[1] < WINDOW + 2  # no room to shift by 1 px vertically
+    shape = logo_shape(np.zeros((200, 300, 3), np.uint8), _logo_alpha())
+    tm = coarse_templates(shape)
+    x, y = level.position(np.arange(len(level)))
+    n = len(x)
+    tmpl, rect = np.repeat(tm.vectors[:1], n, 0), np.repeat(np.array(tm.rects[:1]), n, 0)
+    score, bx, by = best_nearby(level, x, y, tmpl, rect, 1)
+    assert np.all(np.isfinite(score)) and np.all(by == y)

@@ -29,8 +29,8 @@ import numpy as np
 
 CANON_SIDE = 160  # long side of a logo's canonical silhouette, px
 CANON_PAD = 0.3  # border around the canonical silhouette, fraction of its long side
-WINDOW = 16  # coarse template window, px
-INNER = 12  # the logo's long side inside a coarse template, px
+WINDOW = 20  # coarse template window, px
+INNER = 16  # the logo's long side inside a coarse template, px
 ROTATIONS = (-12.0, -6.0, 0.0, 6.0, 12.0)  # degrees; the search covers about +-15
 VERIFY_SIDE = 48  # the logo's long side during verification, px
 
@@ -337,15 +337,20 @@ def _frame_mask(shape: LogoShape, to_crop: np.ndarray, size: tuple[int, int]) ->
 
 
 def _ecc(
-    sil: np.ndarray, crop: np.ndarray, warp: np.ndarray, iterations: int, blur: int
+    sil: np.ndarray, crop: np.ndarray, warp: np.ndarray, iterations: int, blur: int, affine: bool = False
 ) -> np.ndarray | None:
-    """One ECC homography fit of ``sil`` onto ``crop`` from ``warp``; None where it fails to converge."""
+    """One ECC fit of ``sil`` onto ``crop`` from ``warp`` (3x3); None where it fails to converge.
+
+    With ``affine`` the fit keeps the warp affine (6 parameters, steadier on a small silhouette).
+    """
+    motion = cv2.MOTION_AFFINE if affine else cv2.MOTION_HOMOGRAPHY
+    start = (warp[:2] / warp[2, 2] if affine else warp).astype(np.float32)
     try:
-        _, warp = cv2.findTransformECC(
+        _, fit = cv2.findTransformECC(
             sil,
             crop,
-            warp,
-            cv2.MOTION_HOMOGRAPHY,
+            start,
+            motion,
             (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-4),
             None,
             blur,
@@ -353,30 +358,36 @@ def _ecc(
     except cv2.error:
         # ECC fails to converge where the silhouette correlates with nothing: no logo there
         return None
-    return warp
+    return np.vstack([fit, [0.0, 0.0, 1.0]]).astype(np.float32) if affine else fit
 
 
 def _refine(
     sil: np.ndarray, crop: np.ndarray, warp: np.ndarray, iterations: int, coarse: bool = True
-) -> np.ndarray | None:
-    """ECC refinement of the homography ``warp`` (template -> crop); None where it fails.
+) -> list[np.ndarray]:
+    """ECC refinements of the homography ``warp`` (template -> crop), best first (none where all fail).
 
-    With ``coarse``, a first fit at half resolution (smoother, so a guess a few degrees or
-    a tenth of its scale off still converges) starts the full-resolution fit.
+    With ``coarse``, an affine fit at half resolution (smoother, so a guess a few degrees or a
+    tenth of its scale off still converges, and too few parameters to run away) starts the
+    full-resolution homography fit, and stays as the fallback where that one fails or runs
+    away (an implausible warp, see :func:`_plausible`).
     """
+    fits = []
     if coarse:
         half = np.diag([0.5, 0.5, 1.0]).astype(np.float32)
         double = np.diag([2.0, 2.0, 1.0]).astype(np.float32)
         small = _ecc(
             cv2.resize(sil, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
             cv2.resize(crop, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA),
-            (half @ warp @ double).astype(np.float32),
+            half @ warp @ double,
             iterations,
             3,
+            affine=True,
         )
         if small is not None:
             warp = (double @ small @ half).astype(np.float32)
-    return _ecc(sil, crop, warp, iterations, 1)
+            fits.append(warp)
+    full = _ecc(sil, crop, warp, iterations, 1)
+    return ([full] if full is not None else []) + fits
 
 
 def verify_placement(
@@ -459,12 +470,11 @@ def verify_placement(
     scale_t = np.diag([t, t, 1.0])
     warp = (to_crop @ np.linalg.inv(scale_t)).astype(np.float32)  # template -> crop
     warp /= warp[2, 2]
-    warp = _refine(sil_small, crop, warp, iterations, coarse_refine)
-    if warp is None:
+    fits = [w.astype(np.float64) @ scale_t for w in _refine(sil_small, crop, warp, iterations, coarse_refine)]
+    fits = [f for f in fits if _plausible(f, corners)]
+    if not fits:
         return None
-    to_crop = warp.astype(np.float64) @ scale_t
-    if not _plausible(to_crop, corners):
-        return None
+    to_crop = fits[0]
     # measure on the crop: the warped silhouette over its frame (the ink box plus a thin ring)
     sil_w = cv2.warpPerspective(shape.mask, to_crop, (cw, ch), flags=cv2.INTER_LINEAR)
     inside_img = cv2.warpPerspective(

@@ -7,7 +7,10 @@ edge-orientation field (:func:`vision.logo_features.orientation_field`, from all
 channels) normalised by its energy; its inner product with a coarse template (an
 orientation field too) approximates their correlation, which :func:`rect_ncc` computes
 exactly for the few pairs worth it. Edges, unlike intensities, reward only edges that run
-where the logo's edges run, not any blob.
+where the logo's edges run, not any blob. The exact correlation falls off within a pixel or
+two of the true place, so a hit on the coarse window grid is moved to the best place within
+half a stride (:func:`best_nearby`) before it is scored and ranked; window patches are cut out
+of the level's field only for the windows looked at (:meth:`ScanLevel.patches`).
 """
 
 from __future__ import annotations
@@ -30,15 +33,29 @@ class ScanLevel:
     image: np.ndarray  # (h, w) or (h, w, 3) float32 in [0, 1]
     xs: np.ndarray  # window left edges (level px)
     ys: np.ndarray  # window top edges (level px)
-    patches: np.ndarray  # (n, 2*WINDOW*WINDOW) float32, edge-field windows (row-major over ys, xs)
+    field: np.ndarray  # (2, h, w) float32 edge field the windows are cut from
     norms: np.ndarray  # (n,) float32: a window's normalised vector is its patch / its norm
     integral_sq: np.ndarray  # integral image of the squared edge-field magnitude
     active: np.ndarray  # (m,) windows with enough edges to hold a logo
 
-    @property
-    def vectors(self) -> np.ndarray:
-        """(n, 2*WINDOW*WINDOW) edge-field windows / their RMS * WINDOW (built on demand)."""
-        return self.patches / self.norms[:, None]
+    def __len__(self) -> int:
+        return len(self.xs) * len(self.ys)
+
+    def patches(self, windows: np.ndarray) -> np.ndarray:
+        """(len(windows), 2*WINDOW*WINDOW) float32 edge-field windows of flat window indices ``windows``.
+
+        Cut on demand: only the few windows worth a look are ever copied out of the field.
+        """
+        return self.patches_at(*self.position(windows))
+
+    def patches_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Edge-field windows with top-left corners ``(x, y)`` (level px, on or off the window grid)."""
+        view = np.lib.stride_tricks.sliding_window_view(self.field, (WINDOW, WINDOW), axis=(1, 2))
+        return view[:, y, x].transpose(1, 0, 2, 3).reshape(len(x), -1)
+
+    def vectors(self, windows: np.ndarray) -> np.ndarray:
+        """Normalised edge-field windows (patch / its RMS * WINDOW) of flat window indices ``windows``."""
+        return self.patches(windows) / self.norms[windows, None]
 
     def position(self, i: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
         """Window top-left (x, y) of flat window index ``i``, level px."""
@@ -87,9 +104,8 @@ def scan_levels(
 def _level(img: np.ndarray, scale: float, stride: int) -> ScanLevel:
     grad = orientation_field(img)
     n = WINDOW * WINDOW
-    wins = [np.lib.stride_tricks.sliding_window_view(g, (WINDOW, WINDOW))[::stride, ::stride] for g in grad]
-    gh, gw = wins[0].shape[:2]
-    patches = np.concatenate([w.reshape(gh * gw, n) for w in wins], axis=1)
+    gh = (grad.shape[1] - WINDOW) // stride + 1
+    gw = (grad.shape[2] - WINDOW) // stride + 1
     energy = (grad * grad).sum(axis=0)
     # window energy from the integral image: no pass over the (n, 512) patch matrix
     integral_sq = cv2.integral(energy, sdepth=cv2.CV_64F)
@@ -109,7 +125,7 @@ def _level(img: np.ndarray, scale: float, stride: int) -> ScanLevel:
         image=img,
         xs=xs,
         ys=ys,
-        patches=patches,
+        field=grad,
         norms=(np.maximum(rms, MIN_GRAD) * WINDOW).astype(np.float32),
         integral_sq=integral_sq,
         active=active,
@@ -121,11 +137,52 @@ def rect_ncc(level: ScanLevel, windows: np.ndarray, templates: np.ndarray, rects
 
     ``templates`` are unit-norm gradient fields, zero outside their rect; ``rects`` rows are (x, y, w, h).
     """
-    num = np.einsum("ij,ij->i", level.patches[windows], templates)
     x, y = level.position(windows)
+    return rect_ncc_at(level, x, y, templates, rects)
+
+
+def rect_ncc_at(
+    level: ScanLevel, x: np.ndarray, y: np.ndarray, templates: np.ndarray, rects: np.ndarray
+) -> np.ndarray:
+    """:func:`rect_ncc` for windows with top-left corners ``(x, y)``, on or off the window grid."""
+    num = np.einsum("ij,ij->i", level.patches_at(x, y), templates)
     x0, y0 = x + rects[:, 0], y + rects[:, 1]
     x1, y1 = x0 + rects[:, 2], y0 + rects[:, 3]
     sq = level.integral_sq
     energy = sq[y1, x1] - sq[y0, x1] - sq[y1, x0] + sq[y0, x0]
     n = rects[:, 2] * rects[:, 3]
     return num / np.sqrt(np.maximum(energy, n * MIN_GRAD**2))
+
+
+def best_nearby(
+    level: ScanLevel, x: np.ndarray, y: np.ndarray, templates: np.ndarray, rects: np.ndarray, reach: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The best :func:`rect_ncc_at` within ``reach`` px of each ``(x, y)``: (scores, x, y).
+
+    Windows between the grid's points: a coarse stride finds a logo's neighbourhood, this finds its place.
+    """
+    h, w = level.field.shape[1:]
+    reach = max(0, min(reach, (h - WINDOW) // 2, (w - WINDOW) // 2))  # a level barely a window wide
+    x = np.clip(x, reach, w - WINDOW - reach)  # every shifted window inside the level
+    y = np.clip(y, reach, h - WINDOW - reach)
+    big = WINDOW + 2 * reach
+    view = np.lib.stride_tricks.sliding_window_view(level.field, (big, big), axis=(1, 2))
+    around = view[:, y - reach, x - reach].transpose(1, 0, 2, 3)  # (k, 2, big, big), copied once
+    tmpl = templates.reshape(len(x), 2, WINDOW, WINDOW)
+    x0, y0 = rects[:, 0], rects[:, 1]
+    area = rects[:, 2] * rects[:, 3]
+    sq = level.integral_sq
+    best = np.full(len(x), -np.inf)
+    bx, by = x.copy(), y.copy()
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            part = around[:, :, reach + dy : reach + dy + WINDOW, reach + dx : reach + dx + WINDOW]
+            num = np.einsum("ijkl,ijkl->i", part, tmpl)
+            ax, ay = x + dx + x0, y + dy + y0
+            bx1, by1 = ax + rects[:, 2], ay + rects[:, 3]
+            energy = sq[by1, bx1] - sq[ay, bx1] - sq[by1, ax] + sq[ay, ax]
+            sc = num / np.sqrt(np.maximum(energy, area * MIN_GRAD**2))
+            better = sc > best
+            best = np.where(better, sc, best)
+            bx, by = np.where(better, x + dx, bx), np.where(better, y + dy, by)
+    return best, bx, by
