@@ -128,7 +128,7 @@ class Authcheck:
         )
         self._descriptor: Descriptor | None = None
         self._text_reader: TextReader | None = None
-        self._descriptor_lock = threading.Lock()
+        self._models_lock = threading.Lock()  # loading the descriptor or the OCR engine
         self.catalogue_space = VectorSpace(
             self.catalogue,
             self.home / "indexes",
@@ -170,7 +170,7 @@ class Authcheck:
     @property
     def text_reader(self) -> TextReader:
         """The OCR engine, loaded on first use and shared (raises OCRUnavailableError if not installed)."""
-        with self._descriptor_lock:
+        with self._models_lock:
             if self._text_reader is None:
                 self._text_reader = TextReader(threads=default_threads())
             return self._text_reader
@@ -178,7 +178,7 @@ class Authcheck:
     @property
     def descriptor(self) -> Descriptor:
         """The descriptor model, loaded on first use and shared."""
-        with self._descriptor_lock:
+        with self._models_lock:
             if self._descriptor is None:
                 self._descriptor = Descriptor(self.card)
             return self._descriptor

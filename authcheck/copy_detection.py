@@ -132,11 +132,14 @@ class CopyDetector:
             max_side=attempt.side,
         )
 
+    def _first_plan_features(self, ref_path: str) -> list[LocalFeatures]:
+        """A reference's features for the first (cheapest) plan, as is and mirrored."""
+        first = self._plans(0.0)[0]
+        return [self._ref_features(ref_path, _Attempt(*first, mirror=m)) for m in (False, True)]
+
     def prepare_reference(self, ref_path: str) -> None:
         """Extract (and store beside it) a reference's keypoints for the first plan, as is and mirrored."""
-        first = self._plans(0.0)[0]
-        for mirror in (False, True):
-            self._ref_features(ref_path, _Attempt(*first, mirror=mirror))
+        self._first_plan_features(ref_path)
 
     def _plans(self, similarity: float) -> list[tuple[str, int, int]]:
         """(feature kind, image side, reference keypoints) to verify with, cheapest first.
@@ -197,8 +200,7 @@ class CopyDetector:
     def _verify_dense(self, listing: ListingInput, ref_path: str) -> _Oriented:
         """Place the reference (as is or mirrored) in the listing by correlating its pixels."""
         s = self.settings
-        first = self._plans(0.0)[0]  # the first plan's features, already cached for this reference
-        views = [self._ref_features(ref_path, _Attempt(*first, mirror=m)) for m in (False, True)]
+        views = self._first_plan_features(ref_path)  # already cached by the keypoint attempts
         which, v, corr = verify_dense(
             views, self.extract_features(listing), min_correlation=s.dense_min_correlation
         )

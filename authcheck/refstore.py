@@ -1,7 +1,7 @@
 """Stored copies of reference images (for evidence and verification) and their cached features.
 
 Keypoints of a stored copy are kept in memory (LRU) and on disk beside it
-(``<sha>.<method>-<side>-<n>[-m].feat.npz``), so a candidate seen by an earlier process, or
+(``<sha>.<method>-<side>-<n>[-m].v1.npz``), so a candidate seen by an earlier process, or
 prepared at registration, costs a small file read instead of a decode and a keypoint
 extraction; its feature image is decoded only if the verification gets that far.
 """

@@ -80,12 +80,15 @@ class WordmarkHit:
     box: tuple[float, float, float, float]  # of the whole text line, listing pixels
 
 
-def _windows(line: str, max_words: int) -> Iterable[str]:
-    """Runs of 1..max_words consecutive words of ``line``, as written."""
+def _windows(line: str, max_words: int) -> list[tuple[int, str, str]]:
+    """Runs of 1..max_words consecutive words of ``line``: (words, as written, normalised)."""
     spans = [m.span() for m in _WORD.finditer(line)]
+    out = []
     for i in range(len(spans)):
         for j in range(i, min(len(spans), i + max_words)):
-            yield line[spans[i][0] : spans[j][1]]
+            window = line[spans[i][0] : spans[j][1]]
+            out.append((j - i + 1, window, normalise(window)))
+    return out
 
 
 def find_wordmarks(
@@ -98,14 +101,15 @@ def find_wordmarks(
         for mark in texts
         if normalise(mark)
     ]
+    most_words = 1 + max((words for *_, words in marks), default=0)
     best: dict[str, WordmarkHit] = {}
     for line in lines:
         if line.score < min_ocr_score:
             continue
+        windows = _windows(line.text, most_words)  # normalised once, tried against every mark
         for brand, mark, norm, words in marks:
-            for window in _windows(line.text, words + 1):
-                text = normalise(window)
-                if abs(len(text) - len(norm)) > allowed_edits(len(norm)):
+            for n_words, window, text in windows:
+                if n_words > words + 1 or abs(len(text) - len(norm)) > allowed_edits(len(norm)):
                     continue
                 edits = mark_distance(norm, text)
                 if edits > allowed_edits(len(norm)):

@@ -53,10 +53,6 @@ class ScanLevel:
         view = np.lib.stride_tricks.sliding_window_view(self.field, (WINDOW, WINDOW), axis=(1, 2))
         return view[:, y, x].transpose(1, 0, 2, 3).reshape(len(x), -1)
 
-    def vectors(self, windows: np.ndarray) -> np.ndarray:
-        """Normalised edge-field windows (patch / its RMS * WINDOW) of flat window indices ``windows``."""
-        return self.patches(windows) / self.norms[windows, None]
-
     def position(self, i: np.ndarray | int) -> tuple[np.ndarray, np.ndarray]:
         """Window top-left (x, y) of flat window index ``i``, level px."""
         return self.xs[np.asarray(i) % len(self.xs)], self.ys[np.asarray(i) // len(self.xs)]
@@ -145,13 +141,16 @@ def rect_ncc_at(
     level: ScanLevel, x: np.ndarray, y: np.ndarray, templates: np.ndarray, rects: np.ndarray
 ) -> np.ndarray:
     """:func:`rect_ncc` for windows with top-left corners ``(x, y)``, on or off the window grid."""
-    num = np.einsum("ij,ij->i", level.patches_at(x, y), templates)
+    return np.einsum("ij,ij->i", level.patches_at(x, y), templates) / _rect_norm(level, x, y, rects)
+
+
+def _rect_norm(level: ScanLevel, x: np.ndarray, y: np.ndarray, rects: np.ndarray) -> np.ndarray:
+    """Edge-field norm over each window's template rect (integral image), floored at MIN_GRAD."""
     x0, y0 = x + rects[:, 0], y + rects[:, 1]
     x1, y1 = x0 + rects[:, 2], y0 + rects[:, 3]
     sq = level.integral_sq
     energy = sq[y1, x1] - sq[y0, x1] - sq[y1, x0] + sq[y0, x0]
-    n = rects[:, 2] * rects[:, 3]
-    return num / np.sqrt(np.maximum(energy, n * MIN_GRAD**2))
+    return np.sqrt(np.maximum(energy, rects[:, 2] * rects[:, 3] * MIN_GRAD**2))
 
 
 def best_nearby(
@@ -169,19 +168,12 @@ def best_nearby(
     view = np.lib.stride_tricks.sliding_window_view(level.field, (big, big), axis=(1, 2))
     around = view[:, y - reach, x - reach].transpose(1, 0, 2, 3)  # (k, 2, big, big), copied once
     tmpl = templates.reshape(len(x), 2, WINDOW, WINDOW)
-    x0, y0 = rects[:, 0], rects[:, 1]
-    area = rects[:, 2] * rects[:, 3]
-    sq = level.integral_sq
     best = np.full(len(x), -np.inf)
     bx, by = x.copy(), y.copy()
     for dy in range(-reach, reach + 1):
         for dx in range(-reach, reach + 1):
             part = around[:, :, reach + dy : reach + dy + WINDOW, reach + dx : reach + dx + WINDOW]
-            num = np.einsum("ijkl,ijkl->i", part, tmpl)
-            ax, ay = x + dx + x0, y + dy + y0
-            bx1, by1 = ax + rects[:, 2], ay + rects[:, 3]
-            energy = sq[by1, bx1] - sq[ay, bx1] - sq[by1, ax] + sq[ay, ax]
-            sc = num / np.sqrt(np.maximum(energy, area * MIN_GRAD**2))
+            sc = np.einsum("ijkl,ijkl->i", part, tmpl) / _rect_norm(level, x + dx, y + dy, rects)
             better = sc > best
             best = np.where(better, sc, best)
             bx, by = np.where(better, x + dx, bx), np.where(better, y + dy, by)
