@@ -470,17 +470,20 @@ class Authcheck:
         rgb = image.rgb
         scale = image.original_size[0] / rgb.shape[1]
 
+        views = listing_views(rgb, region=self.settings.region_view)
+        listing = ListingInput(rgb=rgb, view_names=[n for n, _ in views], scale_to_original=scale)
+        # The listing's keypoints are extracted while the descriptor runs (most listings need them,
+        # and the logo search reuses them). Submitted first: the logo stage, queued behind it,
+        # may wait on it, and a task it waits on must already be running or done.
+        keypoints = self._stage_pool.submit(self.copies.extract_features, listing)
+
         def logo_stage() -> tuple[list, float]:
             start = time.perf_counter()
-            found = self.logos.detect(rgb, seller, authorised, scale, brand)
+            found = self.logos.detect(rgb, seller, authorised, scale, brand, features=keypoints.result)
             return found, (time.perf_counter() - start) * 1e3
 
         # The logo search runs beside the copy stage: on a single upload both cores work.
         logo_future = self._stage_pool.submit(logo_stage)
-        views = listing_views(rgb, region=self.settings.region_view)
-        listing = ListingInput(rgb=rgb, view_names=[n for n, _ in views], scale_to_original=scale)
-        # The listing's keypoints are extracted while the descriptor runs (most listings need them).
-        keypoints = self._stage_pool.submit(self.copies.extract_features, listing)
         listing.vectors = self.descriptor.embed([v for _, v in views])
         t1 = time.perf_counter()
         keypoints.result()

@@ -80,6 +80,13 @@ class Settings:
     # outlines: a speech bubble, a rounded badge) the placement must also correlate as a whole:
     logo_borderline_ncc: float = 0.72  # ... intensity correlation of silhouette and listing
     logo_borderline_edges: float = 0.45  # ... and gradient correlation
+    logo_keypoints: bool = True  # also let the listing's ORB keypoints vote for logos (detailed marks)
+    logo_keypoint_min_inliers: int = 6  # matched keypoints agreeing on one placement before it is verified
+    logo_keypoint_tolerance: float = 3.0  # RANSAC tolerance, feature-image px
+    logo_keypoint_distance: int = 64  # Hamming bits within which a listing keypoint may match a logo's
+    logo_keypoint_ratio: float = 0.8  # ... and only if this much closer than the nearest rival
+    logo_keypoint_verify: int = 3  # keypoint proposals verified per listing (on top of logo_verify)
+    logo_keypoint_sure: int = 12  # keypoints agreeing from which a placement stands without the silhouette check
     ocr: bool = False  # read the listing's text for brands' wordmarks (screen --ocr; ~1 s per image)
     ocr_min_score: float = 0.6  # OCR confidence a line needs to count
     # --- Index scale (issue 5; defaults live in index.choose.IndexOptions, see docs/scale.md) ---

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -31,6 +31,8 @@ from authcheck.refstore import ReferenceStore
 from authcheck.results import Match
 from index.catalogue import Catalogue
 from index.logo_index import DENSE_UP_TO, LogoTemplateIndex
+from index.logo_keypoint_index import LogoKeypointIndex
+from vision.local_features import LocalFeatures, extract
 from vision.logo_features import (
     INNER,
     WINDOW,
@@ -41,6 +43,7 @@ from vision.logo_features import (
     logo_shape,
     verify_placement,
 )
+from vision.logo_keypoints import logo_keypoints, placement_from_matches
 from vision.logo_scan import ScanLevel, best_nearby, scan_levels
 
 EVIDENCE_POINTS = 24  # silhouette contour points reported as matched pairs
@@ -86,6 +89,16 @@ class _Candidate:
     polarity: int
     centre: tuple[float, float]
     size: float
+    keypoints: int = 0  # keypoint proposals: matched keypoints agreeing on the guess
+
+
+@dataclass
+class ListingKeypoints:
+    """The listing's ORB keypoints in logo-search image px, and how many of those px one keypoint px spans."""
+
+    points: np.ndarray  # (n, 2) float32
+    descriptors: np.ndarray  # (n, 32) uint8
+    unit: float  # image px per feature-image px (scales the RANSAC tolerance)
 
 
 def listing_image(rgb: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -107,6 +120,7 @@ class LogoDetector:
         self._entries: list[_LogoEntry] = []
         self._templates: _Templates | None = None
         self._index = LogoTemplateIndex(np.zeros((0, 0), np.float32), np.zeros(0))
+        self._keypoints = LogoKeypointIndex(np.zeros((0, 32), np.uint8), np.zeros(0), np.zeros((0, 2)))
         self._starts = np.zeros(0, np.int64)  # first template row of each entry (rows are grouped)
         self._generation = -1
         self._lock = threading.Lock()
@@ -122,12 +136,17 @@ class LogoDetector:
                 return
             entries: list[_LogoEntry] = []
             vecs, rects, owner, affs = [], [], [], []
+            kp_desc, kp_owner, kp_points = [], [], []
             for ref in self.catalogue.list_references(kind="logo", limit=1_000_000):
                 img = self.refs.load(ref.stored_path)
                 shape = logo_shape(img.rgb, img.alpha)
                 if shape is None:
                     continue
                 tmpl = coarse_templates(shape)
+                points, descriptors = logo_keypoints(img.rgb, img.alpha, shape)
+                kp_desc.append(descriptors)
+                kp_points.append(points)
+                kp_owner.append(np.full(len(points), len(entries), np.int64))
                 for j in range(len(tmpl.vectors)):
                     vecs.append(tmpl.vectors[j])
                     rects.append(tmpl.rects[j])
@@ -156,7 +175,19 @@ class LogoDetector:
                 self._starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
             else:
                 templates, index = None, LogoTemplateIndex(np.zeros((0, 0), np.float32), np.zeros(0))
-            self._entries, self._templates, self._index, self._generation = entries, templates, index, gen
+            if kp_desc:
+                keypoints = LogoKeypointIndex(
+                    np.concatenate(kp_desc), np.concatenate(kp_owner), np.concatenate(kp_points)
+                )
+            else:
+                keypoints = LogoKeypointIndex(np.zeros((0, 32), np.uint8), np.zeros(0), np.zeros((0, 2)))
+            self._entries, self._templates, self._index, self._keypoints, self._generation = (
+                entries,
+                templates,
+                index,
+                keypoints,
+                gen,
+            )
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -270,8 +301,55 @@ class LogoDetector:
                 break
         return chosen
 
-    def find(self, image: np.ndarray, allowed_brand: str | None = None) -> list[tuple[int, LogoPlacement]]:
-        """Verified (entry position, placement) pairs in ``image`` (RGB or gray), best first, one per logo."""
+    def _keypoint_candidates(
+        self, listing: ListingKeypoints, allowed: set[int] | None, size: tuple[int, int]
+    ) -> list[_Candidate]:
+        """Placements proposed by the listing's keypoints voting for logos, most inliers first."""
+        s = self.settings
+        votes = self._keypoints.votes(listing.descriptors, s.logo_keypoint_distance, s.logo_keypoint_ratio)
+        longest = max(size)
+        found: list[_Candidate] = []
+        for entry in np.unique(votes.owner):
+            if allowed is not None and int(entry) not in allowed:
+                continue
+            mine = votes.owner == entry
+            if mine.sum() < s.logo_keypoint_min_inliers:
+                continue
+            fit = placement_from_matches(
+                votes.logo_points[mine],
+                listing.points[votes.listing[mine]],
+                tolerance=s.logo_keypoint_tolerance * listing.unit,
+                min_inliers=s.logo_keypoint_min_inliers,
+            )
+            if fit is None:
+                continue
+            guess, inliers = fit
+            corners = self._entries[int(entry)].shape.ink_corners
+            proj = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), guess).reshape(-1, 2)
+            side = float(np.max(np.ptp(proj, axis=0)))
+            if not 0.03 * longest <= side <= 0.8 * longest:  # a scale no pasted logo has
+                continue
+            centre = proj.mean(axis=0)
+            found.append(
+                _Candidate(
+                    float(inliers), int(entry), guess, 1, (float(centre[0]), float(centre[1])), side, inliers
+                )
+            )
+        found.sort(key=lambda c: -c.score)
+        return found[: s.logo_keypoint_verify]
+
+    def find(
+        self,
+        image: np.ndarray,
+        allowed_brand: str | None = None,
+        keypoints: Callable[[], ListingKeypoints | None] | None = None,
+    ) -> list[tuple[int, LogoPlacement]]:
+        """Verified (entry position, placement) pairs in ``image`` (RGB or gray), best first, one per logo.
+
+        ``keypoints`` supplies the listing's ORB keypoints in ``image`` px (asked for after the
+        template scan, so they may be computed meanwhile elsewhere); without it, and with
+        ``logo_keypoints`` on, they are extracted here.
+        """
         self.refresh()
         if not self._entries or self._templates is None:
             return []
@@ -292,6 +370,11 @@ class LogoDetector:
         )
         with _single_blas():
             picked = self._pick(self._candidates(levels, allowed))
+        if s.logo_keypoints and len(self._keypoints):
+            listing = keypoints() if keypoints is not None else self.listing_keypoints(image)
+            if listing is not None:
+                # keypoint proposals are few and precise: they are verified first
+                picked = self._keypoint_candidates(listing, allowed, image.shape[:2]) + picked
         verified: list[tuple[int, LogoPlacement]] = []
         for c in picked:
             if any(e == c.entry for e, _ in verified):
@@ -308,7 +391,13 @@ class LogoDetector:
                 coarse_refine=s.logo_coarse_refine,
             )
             if p is not None and self._accepts(p):
+                if c.keypoints:
+                    p.keypoints = c.keypoints
                 verified.append((c.entry, p))
+            elif c.keypoints >= s.logo_keypoint_sure:
+                # so many keypoints agreeing on one placement are evidence enough, where the
+                # silhouette check fails on thin lines and detail it cannot see
+                verified.append((c.entry, self._keypoint_placement(c, p)))
         # One place shows one logo: where found logos overlap, the best-fitting one stays.
         verified.sort(key=lambda t: (-t[1].coverage, -t[1].edges))
         found: list[tuple[int, LogoPlacement]] = []
@@ -316,6 +405,33 @@ class LogoDetector:
             if not any(_overlap(p.box, q.box) > 0.5 for _, q in found):
                 found.append((entry, p))
         return found
+
+    def _keypoint_placement(self, c: _Candidate, checked: LogoPlacement | None) -> LogoPlacement:
+        """The keypoints' own placement of candidate ``c``, with what the silhouette check measured (if it ran)."""
+        corners = self._entries[c.entry].shape.ink_corners
+        outline = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), c.guess).reshape(-1, 2)
+        return LogoPlacement(
+            ncc=checked.ncc if checked else 0.0,
+            uniformity=checked.uniformity if checked else 0.0,
+            edges=checked.edges if checked else 0.0,
+            homography=c.guess,
+            outline=[[float(x), float(y)] for x, y in outline],
+            coverage=checked.coverage if checked else 0.0,
+            explained=checked.explained if checked else 0.0,
+            keypoints=c.keypoints,
+            verified=False,
+        )
+
+    def _keypoint_score(self, keypoints: int) -> float:
+        """Score of a placement standing on its keypoints: 0.5 at ``logo_keypoint_sure`` of them, towards 1 with more."""
+        return keypoints / (keypoints + self.settings.logo_keypoint_sure)
+
+    def listing_keypoints(self, image: np.ndarray) -> ListingKeypoints:
+        """The listing's ORB keypoints, extracted from the logo-search ``image`` as the copy check would."""
+        s = self.settings
+        return keypoints_in_image(
+            extract(image, max_side=s.feature_max_side, nfeatures=s.local_nfeatures), 1.0
+        )
 
     def _accepts(self, p: LogoPlacement) -> bool:
         """Whether a refined placement fits well enough to report: its contour found, the frame's edges its own.
@@ -342,15 +458,20 @@ class LogoDetector:
         authorised: dict[str, frozenset[str]],
         scale_to_original: float = 1.0,
         allowed_brand: str | None = None,
+        features: Callable[[], LocalFeatures] | None = None,
     ) -> list[Match]:
-        """Matches for logos found in ``rgb`` (an RGB listing), best first."""
+        """Matches for logos found in ``rgb`` (an RGB listing), best first.
+
+        ``features``: the listing's ORB keypoints from the copy check (of ``rgb``), to reuse.
+        """
         self.refresh()
         if not self._entries:
             return []
         image, gscale = listing_image(rgb, self.settings.logo_max_side)
         k = scale_to_original / gscale
+        supplier = (lambda: keypoints_in_image(features(), gscale)) if features is not None else None
         matches = []
-        for pos, p in self.find(image, allowed_brand):
+        for pos, p in self.find(image, allowed_brand, supplier):
             entry = self._entries[pos]
             ok = seller is not None and seller in authorised.get(entry.brand, frozenset())
             outline = [[x * k, y * k] for x, y in p.outline]
@@ -361,17 +482,23 @@ class LogoDetector:
                     source=entry.source,
                     brand=entry.brand,
                     kind="logo",
-                    score=float(p.coverage),
+                    score=float(p.coverage) if p.verified else self._keypoint_score(p.keypoints),
                     verdict="logo_authorised" if ok else "logo_misuse",
                     box=[min(xs), min(ys), max(xs), max(ys)],
                     outline=outline,
-                    inliers=EVIDENCE_POINTS,
+                    inliers=p.keypoints or EVIDENCE_POINTS,
                     ncc=p.ncc,
                     pairs=_evidence_pairs(entry, p, k),
-                    signal="region",
+                    signal="region" if p.verified else "keypoints",
                 )
             )
         return matches
+
+
+def keypoints_in_image(feats: LocalFeatures, gscale: float) -> ListingKeypoints:
+    """ORB features of a listing as :class:`ListingKeypoints` of its logo-search image (``gscale`` of its px)."""
+    unit = gscale / feats.scale
+    return ListingKeypoints(feats.points * np.float32(unit), feats.descriptors, unit)
 
 
 def _overlap(a: list[float], b: list[float]) -> float:

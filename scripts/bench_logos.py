@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                             "verdict": m.verdict,
                             "score": round(m.score, 3),
                             "ncc": round(m.ncc or 0, 3),
+                            "signal": m.signal,
+                            "inliers": m.inliers,
                             "box": m.box,
                         }
                         for m in matches

@@ -164,6 +164,8 @@ class LogoPlacement:
     coverage: float = 0.0  # fraction of the silhouette's contour with a like-directed listing edge on it
     explained: float = 0.0  # fraction of the listing's edge energy in the frame lying on that contour
     precoverage: float = 1.0  # coverage within 3 px before refinement (1.0 where not measured)
+    keypoints: int = 0  # matched keypoints agreeing on the placement (0: proposed by the template scan)
+    verified: bool = True  # the silhouette check passed (False: accepted on its keypoints alone)
 
     @property
     def box(self) -> list[float]:
