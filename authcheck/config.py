@@ -86,6 +86,7 @@ class Settings:
     logo_keypoint_distance: int = 64  # Hamming bits within which a listing keypoint may match a logo's
     logo_keypoint_ratio: float = 0.8  # ... and only if this much closer than the nearest rival
     logo_keypoint_verify: int = 3  # keypoint proposals verified per listing (on top of logo_verify)
+    logo_keypoint_coverage: float = 0.8  # contour coverage that verifies a placement the keypoints proposed
     logo_keypoint_sure: int = 12  # keypoints agreeing from which a placement stands without the silhouette check
     ocr: bool = False  # read the listing's text for brands' wordmarks (screen --ocr; ~1 s per image)
     ocr_min_score: float = 0.6  # OCR confidence a line needs to count

@@ -90,6 +90,7 @@ class _Candidate:
     centre: tuple[float, float]
     size: float
     keypoints: int = 0  # keypoint proposals: matched keypoints agreeing on the guess
+    pairs: np.ndarray | None = None  # ... and those matches, (n, 2, 2): canonical logo point, image point
 
 
 @dataclass
@@ -315,15 +316,17 @@ class LogoDetector:
             mine = votes.owner == entry
             if mine.sum() < s.logo_keypoint_min_inliers:
                 continue
+            logo_points, listing_points = votes.logo_points[mine], listing.points[votes.listing[mine]]
             fit = placement_from_matches(
-                votes.logo_points[mine],
-                listing.points[votes.listing[mine]],
+                logo_points,
+                listing_points,
                 tolerance=s.logo_keypoint_tolerance * listing.unit,
                 min_inliers=s.logo_keypoint_min_inliers,
             )
             if fit is None:
                 continue
-            guess, inliers = fit
+            guess, agree = fit
+            inliers = int(agree.sum())
             corners = self._entries[int(entry)].shape.ink_corners
             proj = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), guess).reshape(-1, 2)
             side = float(np.max(np.ptp(proj, axis=0)))
@@ -332,7 +335,14 @@ class LogoDetector:
             centre = proj.mean(axis=0)
             found.append(
                 _Candidate(
-                    float(inliers), int(entry), guess, 1, (float(centre[0]), float(centre[1])), side, inliers
+                    float(inliers),
+                    int(entry),
+                    guess,
+                    1,
+                    (float(centre[0]), float(centre[1])),
+                    side,
+                    inliers,
+                    np.stack([logo_points[agree], listing_points[agree]], axis=1),
                 )
             )
         found.sort(key=lambda c: -c.score)
@@ -390,9 +400,11 @@ class LogoDetector:
                 min_precoverage=s.logo_min_precoverage,
                 coarse_refine=s.logo_coarse_refine,
             )
-            if p is not None and self._accepts(p):
-                if c.keypoints:
-                    p.keypoints = c.keypoints
+            # a placement the keypoints proposed needs less of its contour found
+            if p is not None and (
+                self._accepts(p) or (c.keypoints and p.coverage >= s.logo_keypoint_coverage)
+            ):
+                p.keypoints, p.pairs = c.keypoints, c.pairs
                 verified.append((c.entry, p))
             elif c.keypoints >= s.logo_keypoint_sure:
                 # so many keypoints agreeing on one placement are evidence enough, where the
@@ -420,6 +432,7 @@ class LogoDetector:
             explained=checked.explained if checked else 0.0,
             keypoints=c.keypoints,
             verified=False,
+            pairs=c.pairs,
         )
 
     def _keypoint_score(self, keypoints: int) -> float:
@@ -489,7 +502,7 @@ class LogoDetector:
                     inliers=p.keypoints or EVIDENCE_POINTS,
                     ncc=p.ncc,
                     pairs=_evidence_pairs(entry, p, k),
-                    signal="region" if p.verified else "keypoints",
+                    signal="keypoints" if p.keypoints else "region",
                 )
             )
         return matches
@@ -510,7 +523,19 @@ def _overlap(a: list[float], b: list[float]) -> float:
 
 
 def _evidence_pairs(entry: _LogoEntry, p: LogoPlacement, k: float) -> list:
-    """Points on the logo's outline: [[ref_x, ref_y], [listing_x, listing_y]] in original pixels."""
+    """Matched points [[ref_x, ref_y], [listing_x, listing_y]] in original pixels.
+
+    The agreeing keypoint matches where keypoints proposed the placement; otherwise points on
+    the logo's outline, placed by the verified homography.
+    """
+    if p.pairs is not None and len(p.pairs):
+        chosen = p.pairs[np.linspace(0, len(p.pairs) - 1, min(EVIDENCE_POINTS, len(p.pairs))).astype(int)]
+        ref = entry.shape.to_source(chosen[:, 0]) * entry.to_original
+        listing = chosen[:, 1] * k
+        return [
+            [[float(rx), float(ry)], [float(lx), float(ly)]]
+            for (rx, ry), (lx, ly) in zip(ref, listing, strict=True)
+        ]
     mask = (entry.shape.mask > 0.5).astype(np.uint8)
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     if not contours:

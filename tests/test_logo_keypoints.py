@@ -81,8 +81,9 @@ def drawn(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def _app(home: Path, drawn: dict, **overrides) -> Authcheck:
-    # a silhouette check no placement can pass: what is found was found by keypoints alone
-    app = Authcheck(home, settings=Settings(logo_min_coverage=1.01, **overrides))
+    # contour checks no placement can pass: what is found was found by keypoints alone
+    settings = {"logo_min_coverage": 1.01, "logo_keypoint_coverage": 1.01, **overrides}
+    app = Authcheck(home, settings=Settings(**settings))
     app.add_brand(BRAND)
     app.authorise(BRAND, ["inkwell-store"])
     app.register([drawn["logo"]], brand=BRAND, kind="logo")
@@ -103,7 +104,12 @@ def test_keypoints_alone_place_a_logo_and_policy_still_applies(home: Path, drawn
         assert m.inliers >= app.settings.logo_keypoint_sure
         assert 0.5 <= m.score < 1.0
         assert _iou(m.box, drawn["box"]) >= 0.6
+        # evidence: the agreeing keypoint matches, logo px beside original listing px
         assert len(m.pairs) > 0
+        box = drawn["box"]
+        for (rx, ry), (lx, ly) in m.pairs:
+            assert 0 <= rx <= 360 and 0 <= ry <= 360
+            assert box[0] - 10 <= lx <= box[2] + 10 and box[1] - 10 <= ly <= box[3] + 10
         ok = app.screen_one("l.jpg", drawn["listing"], seller="inkwell-store", record=False)
         assert [x.verdict for x in ok.matches if x.kind == "logo"] == ["logo_authorised"]
     finally:
@@ -124,6 +130,21 @@ def test_too_few_agreeing_keypoints_do_not_stand_alone(home: Path, drawn: dict) 
     try:
         result = app.screen_one("l.jpg", drawn["listing"], seller="stranger", record=False)
         assert not [m for m in result.matches if m.kind == "logo"]
+    finally:
+        app.close()
+
+
+def test_a_keypoint_proposal_is_verified_with_less_of_its_contour(home: Path, drawn: dict) -> None:
+    # neither the silhouette check alone (coverage 1.01) nor the keypoints alone may decide here:
+    # only the keypoint proposal's own, lower coverage bar can let the logo through
+    app = _app(home, drawn, logo_keypoint_sure=100_000, logo_keypoint_coverage=0.3)
+    try:
+        result = app.screen_one("l.jpg", drawn["listing"], seller="stranger", record=False)
+        found = [m for m in result.matches if m.kind == "logo"]
+        assert len(found) == 1 and found[0].signal == "keypoints"
+        assert 0.3 <= found[0].score <= 1.0  # the contour coverage of the refined placement
+        assert found[0].inliers >= app.settings.logo_keypoint_min_inliers
+        assert _iou(found[0].box, drawn["box"]) >= 0.6
     finally:
         app.close()
 
@@ -160,8 +181,8 @@ def test_placement_from_matches_recovers_a_similarity_despite_outliers() -> None
     dst[:12] = rng.uniform(0, 600, (12, 2))  # 30% wrong matches
     fit = placement_from_matches(src, dst, tolerance=2.0, min_inliers=6)
     assert fit is not None
-    h, inliers = fit
-    assert 26 <= inliers <= 30
+    h, agree = fit
+    assert agree[12:].all() and agree[:12].sum() <= 2
     np.testing.assert_allclose(h[:2, :2], rot, atol=1e-3)
     np.testing.assert_allclose(h[:2, 2], shift, atol=0.2)
     assert placement_from_matches(src[:5], dst[:5], min_inliers=6) is None

@@ -166,6 +166,7 @@ class LogoPlacement:
     precoverage: float = 1.0  # coverage within 3 px before refinement (1.0 where not measured)
     keypoints: int = 0  # matched keypoints agreeing on the placement (0: proposed by the template scan)
     verified: bool = True  # the silhouette check passed (False: accepted on its keypoints alone)
+    pairs: np.ndarray | None = None  # (n, 2, 2) agreeing keypoint matches: canonical logo point, listing point
 
     @property
     def box(self) -> list[float]:

@@ -76,8 +76,8 @@ def logo_keypoints(
 
 def placement_from_matches(
     logo_points: np.ndarray, listing_points: np.ndarray, *, tolerance: float = 4.0, min_inliers: int = 6
-) -> tuple[np.ndarray, int] | None:
-    """A guessed placement (3x3, canonical -> listing px) from matched point pairs, and its inlier count.
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """A guessed placement (3x3, canonical -> listing px) from matched point pairs, and which pairs agree.
 
     A similarity transform (rotation, scale, shift) fitted by RANSAC: a pasted logo's mild
     perspective is left to the verification's refinement, and four parameters stay stable on
@@ -95,7 +95,7 @@ def placement_from_matches(
     )
     if m is None or inliers is None:
         return None
-    count = int(inliers.sum())
-    if count < min_inliers:
+    agree = inliers.ravel().astype(bool)
+    if agree.sum() < min_inliers:
         return None
-    return np.vstack([m, [0.0, 0.0, 1.0]]), count
+    return np.vstack([m, [0.0, 0.0, 1.0]]), agree
