@@ -381,7 +381,8 @@ class LogoDetector:
         with _single_blas():
             picked = self._pick(self._candidates(levels, allowed))
         if s.logo_keypoints and len(self._keypoints):
-            listing = keypoints() if keypoints is not None else self.listing_keypoints(image)
+            own = keypoints is None or s.logo_keypoint_side  # finer keypoints than the copy check's
+            listing = self.listing_keypoints(image) if own else keypoints()
             if listing is not None:
                 # keypoint proposals are few and precise: they are verified first
                 picked = self._keypoint_candidates(listing, allowed, image.shape[:2]) + picked
@@ -440,11 +441,18 @@ class LogoDetector:
         return keypoints / (keypoints + self.settings.logo_keypoint_sure)
 
     def listing_keypoints(self, image: np.ndarray) -> ListingKeypoints:
-        """The listing's ORB keypoints, extracted from the logo-search ``image`` as the copy check would."""
+        """The listing's ORB keypoints from the logo-search ``image``: as the copy check takes them, or
+        at ``logo_keypoint_side`` px with ``logo_keypoint_nfeatures`` where that is set."""
         s = self.settings
-        return keypoints_in_image(
-            extract(image, max_side=s.feature_max_side, nfeatures=s.local_nfeatures), 1.0
+        side, n = (
+            (s.logo_keypoint_side, s.logo_keypoint_nfeatures)
+            if s.logo_keypoint_side
+            else (
+                s.feature_max_side,
+                s.local_nfeatures,
+            )
         )
+        return keypoints_in_image(extract(image, max_side=side, nfeatures=n), 1.0)
 
     def _accepts(self, p: LogoPlacement) -> bool:
         """Whether a refined placement fits well enough to report: its contour found, the frame's edges its own.

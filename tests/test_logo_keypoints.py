@@ -90,8 +90,9 @@ def _app(home: Path, drawn: dict, **overrides) -> Authcheck:
     return app
 
 
-def test_keypoints_alone_place_a_logo_and_policy_still_applies(home: Path, drawn: dict) -> None:
-    app = _app(home, drawn)
+@pytest.mark.parametrize("side", [800, 0], ids=["own-keypoints", "copy-check-keypoints"])
+def test_keypoints_alone_place_a_logo_and_policy_still_applies(home: Path, drawn: dict, side: int) -> None:
+    app = _app(home, drawn, logo_keypoint_side=side)
     try:
         found = [
             m

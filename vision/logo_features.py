@@ -33,6 +33,7 @@ WINDOW = 20  # coarse template window, px
 INNER = 16  # the logo's long side inside a coarse template, px
 ROTATIONS = (-12.0, -6.0, 0.0, 6.0, 12.0)  # degrees; the search covers about +-15
 VERIFY_SIDE = 48  # the logo's long side during verification, px
+_CHANNEL_SUM = np.ones((1, 3), np.float32)
 
 
 def silhouette(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
@@ -96,8 +97,8 @@ def orientation_field(img: np.ndarray, slack: float = 0.8) -> np.ndarray:
     img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), 0.7)
     gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
-    if img.ndim == 3:
-        jxx, jyy, jxy = (gx * gx).sum(axis=2), (gy * gy).sum(axis=2), (gx * gy).sum(axis=2)
+    if img.ndim == 3:  # channel sums by OpenCV: numpy's sum over the short last axis is ~5x slower
+        jxx, jyy, jxy = (cv2.transform(p, _CHANNEL_SUM) for p in (gx * gx, gy * gy, gx * gy))
     else:
         jxx, jyy, jxy = gx * gx, gy * gy, gx * gy
     norm = np.sqrt(jxx + jyy + 1e-12)
@@ -247,6 +248,8 @@ def outline_fit(
     pts, nrm = pts[inside], nrm[inside]
     best = _along_normal(pts, nrm, gx, gy, reach)
     coverage = float(np.mean(best >= min_step))
+    if not frame.any():  # nothing to explain (the pre-check's empty frame)
+        return coverage, 0.0
     mag = np.sqrt(gx * gx + gy * gy)
     near = np.zeros((h, w), np.uint8)
     ip = np.round(pts).astype(np.int32)
