@@ -472,9 +472,9 @@ class Authcheck:
 
         views = listing_views(rgb, region=self.settings.region_view)
         listing = ListingInput(rgb=rgb, view_names=[n for n, _ in views], scale_to_original=scale)
-        # The listing's keypoints are extracted while the descriptor runs (most listings need them,
-        # and the logo search reuses them). Submitted first: the logo stage, queued behind it,
-        # may wait on it, and a task it waits on must already be running or done.
+        # The listing's keypoints are extracted while the descriptor runs (most listings need them;
+        # with logo_keypoint_side 0 the logo search reuses them). Submitted first: the logo stage,
+        # queued behind it, may wait on it, and a task it waits on must already be running or done.
         keypoints = self._stage_pool.submit(self.copies.extract_features, listing)
 
         def logo_stage() -> tuple[list, float]:
