@@ -135,6 +135,23 @@ def test_too_few_agreeing_keypoints_do_not_stand_alone(home: Path, drawn: dict) 
         app.close()
 
 
+def test_keypoint_proposals_respect_the_brand_filter(home: Path, drawn: dict, tmp_path: Path) -> None:
+    app = _app(home, drawn)
+    try:
+        other = tmp_path / "other.png"
+        _badge(seed=7).save(other)
+        app.add_brand("other-brand")
+        app.register([other], brand="other-brand", kind="logo")
+        mine = app.screen_one("l.jpg", drawn["listing"], seller="stranger", record=False, brand=BRAND)
+        assert [m.brand for m in mine.matches if m.kind == "logo"] == [BRAND]
+        theirs = app.screen_one(
+            "l.jpg", drawn["listing"], seller="stranger", record=False, brand="other-brand"
+        )
+        assert not [m for m in theirs.matches if m.kind == "logo"]
+    finally:
+        app.close()
+
+
 def test_a_keypoint_proposal_is_verified_with_less_of_its_contour(home: Path, drawn: dict) -> None:
     # neither the silhouette check alone (coverage 1.01) nor the keypoints alone may decide here:
     # only the keypoint proposal's own, lower coverage bar can let the logo through
