@@ -69,7 +69,7 @@ class Settings:
     logo_min_precoverage: float = 0.5  # pre-check: contour coverage within 3 px, before ECC
     logo_refine_steps: int = 10  # ECC iterations refining a candidate's placement (per resolution)
     logo_coarse_refine: bool = True  # start the refinement at half resolution (wider basin)
-    logo_verify: int = 16  # candidates verified per listing
+    logo_verify: int = 6  # scan candidates verified per listing (was 16; 6 loses no dev recall)
     logo_per_logo: int = 3  # of which at most this many per logo
     logo_index_dims: int = 32  # template space (principal components)
     logo_min_edges: float = 0.3  # verified gradient correlation of silhouette and listing
