@@ -152,6 +152,28 @@ def test_keypoint_proposals_respect_the_brand_filter(home: Path, drawn: dict, tm
         app.close()
 
 
+def test_a_logo_change_rederives_only_the_changed_logos(home: Path, drawn: dict, tmp_path: Path) -> None:
+    app = _app(home, drawn)
+    try:
+        app.logos.refresh()
+        (first_key,) = app.logos._derived
+        first = app.logos._derived[first_key]
+        other = tmp_path / "other.png"
+        _badge(seed=7).save(other)
+        app.register([other], brand=BRAND, kind="logo")
+        app.logos.refresh()
+        assert len(app.logos) == 2 and len(app.logos._keypoints) > len(first.points)
+        assert app.logos._derived[first_key] is first  # kept, not extracted again
+        app.remove([first_key[0]])
+        app.logos.refresh()
+        assert first_key not in app.logos._derived and len(app.logos) == 1
+        # the logo shown in the listing was the removed one: nothing is found any more
+        result = app.screen_one("l.jpg", drawn["listing"], seller="stranger", record=False)
+        assert not [m for m in result.matches if m.kind == "logo"]
+    finally:
+        app.close()
+
+
 def test_a_keypoint_proposal_is_verified_with_less_of_its_contour(home: Path, drawn: dict) -> None:
     # neither the silhouette check alone (coverage 1.01) nor the keypoints alone may decide here:
     # only the keypoint proposal's own, lower coverage bar can let the logo through
