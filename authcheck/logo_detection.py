@@ -143,7 +143,7 @@ class LogoDetector:
         self._entries: list[_LogoEntry] = []
         self._templates: _Templates | None = None
         self._index = LogoTemplateIndex(np.zeros((0, 0), np.float32), np.zeros(0))
-        self._keypoints = LogoKeypointIndex(np.zeros((0, 32), np.uint8), np.zeros(0), np.zeros((0, 2)))
+        self._keypoints = LogoKeypointIndex.empty()
         self._starts = np.zeros(0, np.int64)  # first template row of each entry (rows are grouped)
         self._derived: dict[tuple[int, str], _Derived | None] = {}  # by (reference id, stored copy)
         self._generation = -1
@@ -198,7 +198,7 @@ class LogoDetector:
                     np.concatenate(kp_desc), np.concatenate(kp_owner), np.concatenate(kp_points)
                 )
             else:
-                keypoints = LogoKeypointIndex(np.zeros((0, 32), np.uint8), np.zeros(0), np.zeros((0, 2)))
+                keypoints = LogoKeypointIndex.empty()
             self._entries, self._templates, self._index, self._keypoints, self._generation = (
                 entries,
                 templates,

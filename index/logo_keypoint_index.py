@@ -59,6 +59,11 @@ class LogoKeypointIndex:
         if len(descriptors):
             self.index.add(descriptors)
 
+    @classmethod
+    def empty(cls) -> LogoKeypointIndex:
+        """An index of no logos."""
+        return cls(np.zeros((0, 32), np.uint8), np.zeros(0, np.int64), np.zeros((0, 2), np.float32))
+
     def __len__(self) -> int:
         return len(self.owner)
 
@@ -73,8 +78,8 @@ class LogoKeypointIndex:
         ok = (first >= 0) & (dist[:, 0] <= max_distance)
         # the nearest rival: a neighbour of another logo, or of the same logo at another point
         safe = np.where(rows >= 0, rows, 0)
-        same_logo = self.owner[safe] == self.owner[np.maximum(first, 0)][:, None]
-        offset = self.points[safe] - self.points[np.maximum(first, 0)][:, None, :]
+        same_logo = self.owner[safe] == self.owner[safe[:, 0]][:, None]
+        offset = self.points[safe] - self.points[safe[:, 0]][:, None, :]
         same_point = same_logo & (np.hypot(offset[..., 0], offset[..., 1]) <= SAME_POINT) & (rows >= 0)
         rival = np.where(same_point, np.inf, dist.astype(np.float64))
         rival[:, 0] = np.inf

@@ -31,14 +31,7 @@ from pathlib import Path
 from authcheck.app import Authcheck
 from authcheck.config import Settings
 from vision.imageio import load_image_full
-
-
-def _iou(a: list[float], b: list[float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+from vision.views import box_iou
 
 
 def _settings(pairs: list[str]) -> Settings:
@@ -135,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     placed = [
         r
         for r in logo_rows
-        if any(m["id"] == r["truth"] and _iou(m["box"], r["box"]) >= 0.3 for m in r["matches"])
+        if any(m["id"] == r["truth"] and box_iou(m["box"], r["box"]) >= 0.3 for m in r["matches"])
     ]
     right_verdict = [
         r

@@ -11,6 +11,7 @@ from PIL import Image, ImageDraw
 
 from authcheck.app import Authcheck
 from authcheck.config import Settings
+from vision.views import box_iou
 
 BRAND = "acme"
 SELLER = "shop-1"
@@ -65,13 +66,6 @@ def _save(tmp: Path, name: str, rgb: np.ndarray) -> Path:
     return path
 
 
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 @pytest.fixture(scope="module")
 def listings(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The logo file, a listing showing it (small, rotated, recoloured, 70% opaque), one with another mark."""
@@ -117,7 +111,7 @@ def test_small_rotated_recoloured_logo_is_misuse_and_authorised_seller_is_not_fl
     assert result.verdict == "logo_misuse" and result.flagged
     (match,) = _logo_matches(result)
     assert match.reference_id == ref_id and match.brand == BRAND
-    assert _iou(match.box, listings["box"]) > 0.5
+    assert box_iou(match.box, listings["box"]) > 0.5
     # the score is the share of the logo's contour found in the listing, at least the acceptance floor
     assert app.settings.logo_min_coverage <= match.score <= 1.0
     assert len(match.outline) == 4 and match.pairs
@@ -166,7 +160,7 @@ def test_logo_with_no_gray_level_contrast_is_found_by_its_colour(app, listings) 
     result = app.screen_one("iso.jpg", listings["isoluminant"], seller="stranger", record=False)
     (match,) = _logo_matches(result)
     assert match.reference_id == ref_id and result.verdict == "logo_misuse"
-    assert _iou(match.box, listings["iso_box"]) > 0.5
+    assert box_iou(match.box, listings["iso_box"]) > 0.5
 
 
 def test_a_placement_is_reported_only_when_its_contour_is_found(app, listings) -> None:

@@ -14,6 +14,7 @@ from authcheck.config import Settings
 from index.logo_keypoint_index import IVF_FROM, SAME_POINT, LogoKeypointIndex
 from vision.logo_features import logo_shape
 from vision.logo_keypoints import logo_keypoints, placement_from_matches
+from vision.views import box_iou
 
 BRAND = "inkwell"
 
@@ -57,13 +58,6 @@ def _paste(photo: np.ndarray, logo: Image.Image, width_frac: float, angle: float
     ]
 
 
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
 @pytest.fixture(scope="module")
 def drawn(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """The badge logo file and a listing showing it (25% wide, rotated 8 degrees)."""
@@ -104,7 +98,7 @@ def test_keypoints_alone_place_a_logo_and_policy_still_applies(home: Path, drawn
         assert m.signal == "keypoints" and m.verdict == "logo_misuse" and m.brand == BRAND
         assert m.inliers >= app.settings.logo_keypoint_sure
         assert 0.5 <= m.score < 1.0
-        assert _iou(m.box, drawn["box"]) >= 0.6
+        assert box_iou(m.box, drawn["box"]) >= 0.6
         # evidence: the agreeing keypoint matches, logo px beside original listing px
         assert len(m.pairs) > 0
         box = drawn["box"]
@@ -117,17 +111,15 @@ def test_keypoints_alone_place_a_logo_and_policy_still_applies(home: Path, drawn
         app.close()
 
 
-def test_the_match_comes_from_the_keypoint_proposals(home: Path, drawn: dict) -> None:
-    app = _app(home, drawn, logo_keypoints=False)
-    try:
-        result = app.screen_one("l.jpg", drawn["listing"], seller="stranger", record=False)
-        assert not [m for m in result.matches if m.kind == "logo"]
-    finally:
-        app.close()
-
-
-def test_too_few_agreeing_keypoints_do_not_stand_alone(home: Path, drawn: dict) -> None:
-    app = _app(home, drawn, logo_keypoint_sure=100_000)
+@pytest.mark.parametrize(
+    "overrides",
+    [{"logo_keypoints": False}, {"logo_keypoint_sure": 100_000}],
+    ids=["without-keypoint-proposals", "too-few-agreeing-keypoints-to-stand-alone"],
+)
+def test_the_logo_is_not_placed_when_keypoints_may_not_decide(
+    home: Path, drawn: dict, overrides: dict
+) -> None:
+    app = _app(home, drawn, **overrides)
     try:
         result = app.screen_one("l.jpg", drawn["listing"], seller="stranger", record=False)
         assert not [m for m in result.matches if m.kind == "logo"]
@@ -184,7 +176,7 @@ def test_a_keypoint_proposal_is_verified_with_less_of_its_contour(home: Path, dr
         assert len(found) == 1 and found[0].signal == "keypoints"
         assert 0.3 <= found[0].score <= 1.0  # the contour coverage of the refined placement
         assert found[0].inliers >= app.settings.logo_keypoint_min_inliers
-        assert _iou(found[0].box, drawn["box"]) >= 0.6
+        assert box_iou(found[0].box, drawn["box"]) >= 0.6
     finally:
         app.close()
 

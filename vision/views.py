@@ -6,6 +6,8 @@ then drifts away from the reference's. Trimming the flat borders brings it back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -118,13 +120,14 @@ def listing_views(image: np.ndarray, region: bool = True) -> list[tuple[str, np.
         x0, y0, x1, y1 = box
         views.append(("trimmed", np.ascontiguousarray(image[y0:y1, x0:x1])))
     found = photo_region(image) if region else None
-    if found is not None and (box is None or _iou(found, box) < 0.8):
+    if found is not None and (box is None or box_iou(found, box) < 0.8):
         x0, y0, x1, y1 = found
         views.append(("region", np.ascontiguousarray(image[y0:y1, x0:x1])))
     return views
 
 
-def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes; 0 for empty ones."""
     ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy
