@@ -210,3 +210,32 @@ def test_the_sample_logo_listing_is_misuse_and_authorised_for_the_brands_seller(
     assert 290 < match.box[0] < 340 and 30 < match.box[1] < 80
     owner = app.screen_one("logo_on_photo.jpg", listing, seller="northwind-official", record=False)
     assert owner.verdict == "logo_authorised"
+
+
+def test_bulk_path_gives_the_lone_upload_answers(app, listings, tmp_path: Path) -> None:
+    """Bulk screening runs a listing's stages on one thread; a lone upload runs them side by side.
+    Both must reach the same verdicts, matches and boxes (here: a copied shot carrying a logo)."""
+    from skimage import data
+
+    shot = _save(tmp_path, "coffee.jpg", data.coffee())
+    app.register([shot], BRAND)
+    logo_id = app.register([listings["logo"]], BRAND, kind="logo").registered[0]
+    names = ["misuse", "other", "isoluminant"]
+    lone = [app.screen_one(n, listings[n], seller="stranger", record=False) for n in names]
+    app._inflight = 1  # another listing in flight: every listing below takes the bulk path
+    try:
+        bulk = [app.screen_one(n, listings[n], seller="stranger", record=False) for n in names]
+    finally:
+        app._inflight = 0
+    assert lone[0].verdict == "copy" and {m.kind for m in lone[0].matches} >= {"catalogue", "logo"}
+    assert any(m.reference_id == logo_id for m in _logo_matches(lone[2]))
+    for a, b in zip(lone, bulk, strict=True):
+        assert a.verdict == b.verdict
+        assert [(m.reference_id, m.verdict, m.signal) for m in a.matches] == [
+            (m.reference_id, m.verdict, m.signal) for m in b.matches
+        ]
+        for ma, mb in zip(a.matches, b.matches, strict=True):
+            assert ma.score == pytest.approx(mb.score, abs=1e-3)
+            assert (ma.box is None) == (mb.box is None)
+            if ma.box is not None:
+                assert np.allclose(ma.box, mb.box, atol=1.0)

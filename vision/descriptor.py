@@ -89,11 +89,17 @@ class Descriptor:
         """Model-sized input for one image (usable off the inference thread)."""
         return resize_square(image, self.card.input_size)
 
-    def embed_prepared(self, batch: np.ndarray) -> np.ndarray:
-        """Embed an (N, S, S, 3) uint8 batch already at the model's input size."""
+    def embed_prepared(self, batch: np.ndarray, wide: bool | None = None) -> np.ndarray:
+        """Embed an (N, S, S, 3) uint8 batch already at the model's input size.
+
+        ``wide``: run on all ``threads`` (True) or one (False); by default all when no other
+        call is running. Callers that know other work fills the cores pass False.
+        """
         with self._active_lock:
             self._active += 1
-            session = self._wide if self._active == 1 else self._narrow
+            if wide is None:
+                wide = self._active == 1
+            session = self._wide if wide else self._narrow
         try:
             out: list[np.ndarray] = []
             for start in range(0, len(batch), self.batch_size):
@@ -107,8 +113,9 @@ class Descriptor:
         norms = np.linalg.norm(vecs, axis=1, keepdims=True)
         return vecs / np.maximum(norms, 1e-12)
 
-    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        """Unit-length descriptors (N, dim) for RGB uint8 images of any size."""
+    def embed(self, images: Sequence[np.ndarray], wide: bool | None = None) -> np.ndarray:
+        """Unit-length descriptors (N, dim) for RGB uint8 images of any size (``wide``: see
+        :meth:`embed_prepared`)."""
         if len(images) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self.embed_prepared(np.stack([self.prepare(im) for im in images]))
+        return self.embed_prepared(np.stack([self.prepare(im) for im in images]), wide)
