@@ -1,7 +1,9 @@
 """Copy detection policy: nearest catalogue shots by global descriptor, then verification.
 
-1. Each listing view (full, border-trimmed) is embedded; the nearest catalogue
-   references of every view are merged, keeping each reference's best similarity.
+1. Each listing view (full, border-trimmed, ...) is embedded; the nearest catalogue
+   references of every view are merged, keeping each reference's best similarity. The
+   caller may check the full view alone first and add the others when it finds no copy:
+   alignments already tried are kept in the :class:`ListingInput` and not redone.
 2. A reference at or above ``accept_similarity`` is a copy outright (SSCD is built for this).
 3. References between ``verify_floor`` and that are checked with local features: a
    RANSAC similarity transform with enough inliers, *and* pixels that agree after
@@ -13,7 +15,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +38,8 @@ class ListingInput:
     vectors: np.ndarray | None = None  # (V, D), one row per view
     scale_to_original: float = 1.0  # multiply listing-pixel coordinates by this for the original
     _features: dict[tuple[str, int], LocalFeatures] | None = None
+    # alignments tried, by (reference, attempt): a second look with more views reuses them
+    _tried: dict[tuple[str, Any], Any] = field(default_factory=dict)
 
     def features(self, max_side: int, method: str, nfeatures: int) -> LocalFeatures:
         """Local features of the listing, computed once per method and size (mirroring is done on the reference)."""
@@ -109,6 +114,9 @@ class CopyDetector:
 
         Reference points of the result are in original reference pixels, unmirrored.
         """
+        key = (ref_path, attempt)
+        if key in listing._tried:
+            return listing._tried[key]
         s = self.settings
         ref_feats = self._ref_features(ref_path, attempt)
         lis_feats = listing.features(attempt.side, attempt.method, s.local_nfeatures)
@@ -120,6 +128,7 @@ class CopyDetector:
             v.pairs = [
                 (((stored_w - rx) * k if attempt.mirror else rx * k, ry * k), lp) for (rx, ry), lp in v.pairs
             ]
+        listing._tried[key] = v
         return v
 
     def _ref_features(self, ref_path: str, attempt: _Attempt) -> LocalFeatures:
@@ -199,12 +208,17 @@ class CopyDetector:
 
     def _verify_dense(self, listing: ListingInput, ref_path: str) -> _Oriented:
         """Place the reference (as is or mirrored) in the listing by correlating its pixels."""
+        key = (ref_path, "dense")
+        if key in listing._tried:
+            return listing._tried[key]
         s = self.settings
         views = self._first_plan_features(ref_path)  # already cached by the keypoint attempts
         which, v, corr = verify_dense(
             views, self.extract_features(listing), min_correlation=s.dense_min_correlation
         )
-        return _Oriented(v, which == 1, signal="pixels", correlation=corr)
+        found = _Oriented(v, which == 1, signal="pixels", correlation=corr)
+        listing._tried[key] = found
+        return found
 
     def _rank(self, o: _Oriented) -> tuple[float, int, float]:
         return (o.result.agreement if o.aligned else -1.0, o.result.inliers, o.correlation)

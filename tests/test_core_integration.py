@@ -180,3 +180,33 @@ def test_a_smooth_catalogue_shot_pasted_into_a_photo_is_caught_by_its_pixels(
     assert best.source == str(shot) and best.signal == "pixels" and best.mirrored
     x0, y0, x1, y1 = best.box
     assert abs(x0 - 200) < 8 and abs(y0 - 100) < 8 and abs(x1 - 600) < 8 and abs(y1 - 460) < 8
+
+
+def _padded(src: Path, dst: Path, pad: int = 60) -> Path:
+    """``src`` on a plain white margin (what the trimmed view removes)."""
+    img = np.asarray(Image.open(src).convert("RGB"))
+    out = np.full((img.shape[0] + 2 * pad, img.shape[1] + 2 * pad, 3), 255, np.uint8)
+    out[pad:-pad, pad:-pad] = img
+    Image.fromarray(out).save(dst, "JPEG", quality=90)
+    return dst
+
+
+def test_extra_views_are_embedded_only_when_the_full_view_finds_no_copy(
+    registered: Authcheck, photos: dict[str, Path], tmp_path: Path
+) -> None:
+    app = registered
+    calls: list[int] = []
+    embed = app.descriptor.embed
+
+    def counting(images, wide=None):  # the real descriptor, counted
+        calls.append(len(images))
+        return embed(images, wide)
+
+    app.descriptor.embed = counting  # type: ignore[method-assign]
+    copy = app.screen_one("copy.jpg", _padded(photos["coffee"], tmp_path / "copy.jpg"), record=False)
+    assert copy.verdict == "copy" and copy.matches[0].source == str(photos["coffee"])
+    assert calls == [1]  # the full view found it: the trimmed view was never embedded
+    calls.clear()
+    clean = app.screen_one("cat.jpg", _padded(photos["chelsea"], tmp_path / "cat.jpg"), record=False)
+    assert clean.verdict == "clean"
+    assert calls == [1, 1]  # nothing found: then the view with the margin trimmed
