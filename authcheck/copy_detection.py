@@ -15,8 +15,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -28,18 +29,25 @@ from index.space import VectorSpace
 from vision.dense_alignment import verify_dense
 from vision.local_features import LocalFeatures, Verification, extract, verify
 
+T = TypeVar("T")
+
 
 @dataclass
 class ListingInput:
     """A decoded listing with its embedded views."""
 
     rgb: np.ndarray
-    view_names: list[str]
     vectors: np.ndarray | None = None  # (V, D), one row per view
     scale_to_original: float = 1.0  # multiply listing-pixel coordinates by this for the original
     _features: dict[tuple[str, int], LocalFeatures] | None = None
-    # alignments tried, by (reference, attempt): a second look with more views reuses them
     _tried: dict[tuple[str, Any], Any] = field(default_factory=dict)
+
+    def once(self, key: tuple[str, Any], make: Callable[[], T]) -> T:
+        """``make()``, computed once per ``key`` for this listing (an alignment tried with a
+        reference: a second look with more views reuses it)."""
+        if key not in self._tried:
+            self._tried[key] = make()
+        return self._tried[key]
 
     def features(self, max_side: int, method: str, nfeatures: int) -> LocalFeatures:
         """Local features of the listing, computed once per method and size (mirroring is done on the reference)."""
@@ -114,9 +122,10 @@ class CopyDetector:
 
         Reference points of the result are in original reference pixels, unmirrored.
         """
-        key = (ref_path, attempt)
-        if key in listing._tried:
-            return listing._tried[key]
+        return listing.once((ref_path, attempt), lambda: self._align(listing, ref_path, ref_width, attempt))
+
+    def _align(self, listing: ListingInput, ref_path: str, ref_width: int, attempt: _Attempt) -> Verification:
+        """What :meth:`_verify` returns, computed."""
         s = self.settings
         ref_feats = self._ref_features(ref_path, attempt)
         lis_feats = listing.features(attempt.side, attempt.method, s.local_nfeatures)
@@ -128,7 +137,6 @@ class CopyDetector:
             v.pairs = [
                 (((stored_w - rx) * k if attempt.mirror else rx * k, ry * k), lp) for (rx, ry), lp in v.pairs
             ]
-        listing._tried[key] = v
         return v
 
     def _ref_features(self, ref_path: str, attempt: _Attempt) -> LocalFeatures:
@@ -208,17 +216,15 @@ class CopyDetector:
 
     def _verify_dense(self, listing: ListingInput, ref_path: str) -> _Oriented:
         """Place the reference (as is or mirrored) in the listing by correlating its pixels."""
-        key = (ref_path, "dense")
-        if key in listing._tried:
-            return listing._tried[key]
-        s = self.settings
-        views = self._first_plan_features(ref_path)  # already cached by the keypoint attempts
-        which, v, corr = verify_dense(
-            views, self.extract_features(listing), min_correlation=s.dense_min_correlation
-        )
-        found = _Oriented(v, which == 1, signal="pixels", correlation=corr)
-        listing._tried[key] = found
-        return found
+
+        def place() -> _Oriented:
+            views = self._first_plan_features(ref_path)  # already cached by the keypoint attempts
+            which, v, corr = verify_dense(
+                views, self.extract_features(listing), min_correlation=self.settings.dense_min_correlation
+            )
+            return _Oriented(v, which == 1, signal="pixels", correlation=corr)
+
+        return listing.once((ref_path, "dense"), place)
 
     def _rank(self, o: _Oriented) -> tuple[float, int, float]:
         return (o.result.agreement if o.aligned else -1.0, o.result.inliers, o.correlation)
