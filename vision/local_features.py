@@ -234,6 +234,7 @@ CELL_AGREE = 0.5  # a cell agrees when its pixels correlate above this after ali
 CELL_FLAT = 4.0  # grey-level spread under which a cell is flat and says nothing
 CELL_SHIFT = 1  # px; an agreeing cell must correlate best unshifted (0 = no shift test)
 CELL_SHIFT_SLACK = 0.02  # ... within this much of its best one-step shift
+_BLUR_REACH = 8  # px around the overlap that its blur (sigma 1.5: 5 px) and the shift test read
 
 
 def _cell_agreement(a: np.ndarray, b: np.ndarray, inside: np.ndarray, cell: int) -> tuple[int, int]:
@@ -302,8 +303,14 @@ def _photometric(
     coverage = min(1.0, n / ref_area) if ref_area > 0 else 0.0
     if n < 200:
         return 0.0, 0.0, coverage
-    a_img = cv2.GaussianBlur(warped, (0, 0), 1.5).astype(np.float32)
-    b_img = cv2.GaussianBlur(listing.gray, (0, 0), 1.5).astype(np.float32)
+    # Only the overlap (plus the blur's reach) is compared: a pasted or small copy costs its own
+    # size. Inside the overlap the blurred pixels, and so every sum below, are as over the whole image.
+    x, y, w, h = cv2.boundingRect(mask)
+    x0, y0 = max(0, x - _BLUR_REACH), max(0, y - _BLUR_REACH)
+    x1, y1 = min(lw, x + w + _BLUR_REACH), min(lh, y + h + _BLUR_REACH)
+    mask = mask[y0:y1, x0:x1]
+    a_img = cv2.GaussianBlur(warped[y0:y1, x0:x1], (0, 0), 1.5).astype(np.float32)
+    b_img = cv2.GaussianBlur(listing.gray[y0:y1, x0:x1], (0, 0), 1.5).astype(np.float32)
     # correlation over the overlap, from masked means (OpenCV accumulates them in double)
     (mean_a,), (std_a,) = cv2.meanStdDev(a_img, mask=mask)
     (mean_b,), (std_b,) = cv2.meanStdDev(b_img, mask=mask)
