@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vision.descriptor import Descriptor
-from vision.local_features import _cell_agreement, extract, verify
+from vision.local_features import _cell_agreement, _photometric, extract, verify
 from vision.models import ModelNotFoundError, get_model_card, list_models
 from vision.resample import shrink_to
 from vision.views import content_box, listing_views, photo_region
@@ -58,6 +58,24 @@ def test_verify_finds_a_crop_and_rejects_another_image() -> None:
     assert abs(x0 + 80) < 8 and abs(y0 + 100) < 8  # reference origin projects outside the crop
     other = verify(rf, extract(_photo(2)))
     assert other.inliers < 10 or other.ncc < 0.3
+
+
+def test_photometric_check_of_a_small_paste_matches_the_whole_image_correlation() -> None:
+    # The check works on the overlap's box only; its correlation must be the one over the whole images.
+    ref = _photo(1, 160, 200)
+    listing = _photo(0, 400, 480).copy()
+    listing[150:310, 230:430] = (0.8 * ref + 30).astype(np.uint8)  # pasted, contrast changed
+    h = np.array([[1.0, 0.0, 230.0], [0.0, 1.0, 150.0], [0.0, 0.0, 1.0]])
+    rf = extract(ref, max_side=200)
+    lf = extract(listing, max_side=480)
+    ncc, agreement, coverage = _photometric(rf, lf, h)
+    warped = cv2.warpPerspective(rf.gray, h, lf.size, flags=cv2.INTER_LINEAR)
+    mask = cv2.warpPerspective(np.full(rf.gray.shape, 255, np.uint8), h, lf.size, flags=cv2.INTER_NEAREST)
+    inside = cv2.erode(mask, np.ones((5, 5), np.uint8)) > 0
+    a = cv2.GaussianBlur(warped, (0, 0), 1.5).astype(np.float64)[inside]
+    b = cv2.GaussianBlur(lf.gray, (0, 0), 1.5).astype(np.float64)[inside]
+    assert ncc == pytest.approx(np.corrcoef(a, b)[0, 1], abs=1e-9)
+    assert ncc > 0.95 and agreement > 0.9 and coverage > 0.9
 
 
 def test_cell_agreement_counts_cells_whose_pixels_correlate() -> None:
