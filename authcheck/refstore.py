@@ -1,9 +1,10 @@
 """Stored copies of reference images (for evidence and verification) and their cached features.
 
 Keypoints of a stored copy are kept in memory (LRU) and on disk beside it
-(``<sha>.<method>-<side>-<n>[-m].v1.npz``), so a candidate seen by an earlier process, or
-prepared at registration, costs a small file read instead of a decode and a keypoint
-extraction; its feature image is decoded only if the verification gets that far.
+(``<sha>.<method>-<side>-<n>[-m].v1.kp``, see :mod:`vision.feature_files`), so a candidate
+seen by an earlier process, or prepared at registration, costs a small file read instead of
+a decode and a keypoint extraction; its feature image is decoded only if the verification
+gets that far.
 """
 
 from __future__ import annotations
@@ -20,14 +21,9 @@ import numpy as np
 from PIL import Image
 
 from index.vector_index import atomic_write_bytes
+from vision.feature_files import features_from_bytes, features_to_bytes
 from vision.imageio import LoadedImage, load_image_full
-from vision.local_features import (
-    LocalFeatures,
-    extract,
-    feature_image,
-    features_from_bytes,
-    features_to_bytes,
-)
+from vision.local_features import LocalFeatures, extract, feature_image
 from vision.views import mirrored
 
 V = TypeVar("V")
@@ -120,15 +116,19 @@ class ReferenceStore:
         hit = self._features.get(key)
         if hit is not None:
             return hit
-        cache = self.path(rel).with_name(
-            f"{Path(rel).stem}.{method}-{side}-{nfeatures}{'-m' if mirror else ''}.{FEATURES_VERSION}.npz"
-        )
+        stem = f"{Path(rel).stem}.{method}-{side}-{nfeatures}{'-m' if mirror else ''}.{FEATURES_VERSION}"
+        cache = self.path(rel).with_name(stem + ".kp")
         feats = None
-        with suppress(OSError, ValueError):  # missing or damaged: extracted again below
-            feats = features_from_bytes(cache.read_bytes(), lambda: self._feature_image(rel, side, mirror))
-        if feats is None:
-            rgb, alpha = self._oriented(rel, mirror)
-            feats = extract(rgb, max_side=side, alpha=alpha, method=method, nfeatures=nfeatures)
+        # the record, else an earlier version's .npz (rewritten as a record); missing or
+        # damaged: extracted again below
+        for path in (cache, cache.with_suffix(".npz")):
+            with suppress(OSError, ValueError):
+                feats = features_from_bytes(path.read_bytes(), lambda: self._feature_image(rel, side, mirror))
+                break
+        if feats is None or path != cache:
+            if feats is None:
+                rgb, alpha = self._oriented(rel, mirror)
+                feats = extract(rgb, max_side=side, alpha=alpha, method=method, nfeatures=nfeatures)
             with suppress(OSError):  # a read-only home still screens, from memory
                 atomic_write_bytes(cache, features_to_bytes(feats))
         self._features.put(key, feats)

@@ -8,8 +8,6 @@ from another photo of the same subject, which a transform alone cannot do.
 
 from __future__ import annotations
 
-import io
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -164,37 +162,6 @@ def extract(
         return LocalFeatures(np.zeros((0, 2), np.float32), empty, gray, scale, mask)
     pts = cv2.KeyPoint_convert(kps).reshape(-1, 2).astype(np.float32, copy=False)  # C++, not a Python loop
     return LocalFeatures(pts, des if method == "orb" else des.astype(np.float32), gray, scale, mask)
-
-
-def features_to_bytes(feats: LocalFeatures) -> bytes:
-    """Keypoints, descriptors, scale and image size as an ``.npz`` (not the image itself)."""
-    buf = io.BytesIO()
-    np.savez(
-        buf,
-        points=feats.points,
-        descriptors=feats.descriptors,
-        scale=np.float64(feats.scale),
-        size=np.asarray(feats.size, np.int64),
-    )
-    return buf.getvalue()
-
-
-def features_from_bytes(
-    data: bytes, load: Callable[[], tuple[np.ndarray, np.ndarray | None]]
-) -> LocalFeatures:
-    """Features saved by :func:`features_to_bytes`; ``load`` gives their image when first needed.
-
-    Raises ValueError on a damaged file.
-    """
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            points, descriptors = z["points"], z["descriptors"]
-            scale, size = float(z["scale"]), (int(z["size"][0]), int(z["size"][1]))
-    except (OSError, KeyError, IndexError, EOFError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"damaged features file ({exc})") from exc
-    if points.ndim != 2 or points.shape[1:] != (2,) or len(points) != len(descriptors):
-        raise ValueError("damaged features file (shapes disagree)")
-    return LocalFeatures(points, descriptors, None, scale, size=size, load=load)
 
 
 def _two_nearest(ref: np.ndarray, listing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
