@@ -118,17 +118,16 @@ class ReferenceStore:
             return hit
         stem = f"{Path(rel).stem}.{method}-{side}-{nfeatures}{'-m' if mirror else ''}.{FEATURES_VERSION}"
         cache = self.path(rel).with_name(stem + ".kp")
-        feats = None
-        # the record, else an earlier version's .npz (rewritten as a record); missing or
-        # damaged: extracted again below
-        for path in (cache, cache.with_suffix(".npz")):
-            with suppress(OSError, ValueError):
+        feats, rewrite = None, True
+        for path in (cache, cache.with_suffix(".npz")):  # the record, else an earlier version's .npz
+            with suppress(OSError, ValueError):  # missing or damaged: the next, or extracted again
                 feats = features_from_bytes(path.read_bytes(), lambda: self._feature_image(rel, side, mirror))
+                rewrite = path != cache
                 break
-        if feats is None or path != cache:
-            if feats is None:
-                rgb, alpha = self._oriented(rel, mirror)
-                feats = extract(rgb, max_side=side, alpha=alpha, method=method, nfeatures=nfeatures)
+        if feats is None:
+            rgb, alpha = self._oriented(rel, mirror)
+            feats = extract(rgb, max_side=side, alpha=alpha, method=method, nfeatures=nfeatures)
+        if rewrite:
             with suppress(OSError):  # a read-only home still screens, from memory
                 atomic_write_bytes(cache, features_to_bytes(feats))
         self._features.put(key, feats)

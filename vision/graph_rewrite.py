@@ -54,9 +54,8 @@ def normalise_after_transpose(path: str | Path) -> bytes | None:
     arrays = [numpy_helper.to_array(c) for c in constants]  # type: ignore[arg-type]
     if any(a.size != 3 or a.shape[-1] != 3 for a in arrays):
         return None  # only per-channel constants keep their meaning after the transpose
-    shared = [name for name in (sub.input[1], div.input[1]) if name in consumers]
-    if shared:
-        return None
+    if sub.input[1] in consumers or div.input[1] in consumers:
+        return None  # a constant read elsewhere too would change meaning there
     for const, array in zip(constants, arrays, strict=True):
         const.CopyFrom(numpy_helper.from_array(array.reshape(1, 3, 1, 1), const.name))  # type: ignore[union-attr]
     normalised = transpose.output[0]
@@ -65,7 +64,7 @@ def normalise_after_transpose(path: str | Path) -> bytes | None:
     sub.input[0] = transpose.output[0]
     div.output[0] = normalised
     reordered = [cast, transpose, sub, div]
-    copies = [type(n)() for n in reordered]
+    copies = [type(n)() for n in reordered]  # the originals live in the list about to be cut
     for copy, node in zip(copies, reordered, strict=True):
         copy.CopyFrom(node)
     del graph.node[:4]
