@@ -39,6 +39,7 @@ from index.space import VectorSpace
 from index.vector_index import atomic_write_bytes
 from vision.descriptor import Descriptor, default_threads
 from vision.imageio import ImageLoadError, LoadedImage, load_image_full
+from vision.local_features import LocalFeatures
 from vision.models import get_model_card
 from vision.text_reading import TextReader
 from vision.views import extra_views
@@ -503,28 +504,27 @@ class Authcheck:
             scale = image.original_size[0] / rgb.shape[1]
 
             listing = ListingInput(rgb=rgb, scale_to_original=scale)
-            if not alone:
-                matches, embed_ms = self._copy_check(listing, allowed, wide=False)
-                t2 = time.perf_counter()
-                features = partial(self.copies.extract_features, listing)  # cached in the listing
-                matches += self.logos.detect(rgb, seller, authorised, scale, brand, features=features)
-                logo_ms = (time.perf_counter() - t2) * 1e3
-                return self._result(name, image, seller, matches, t0, embed_ms, t2, logo_ms)
-            # The listing's keypoints are extracted while the descriptor runs (most listings need them;
-            # with logo_keypoint_side 0 the logo search reuses them). Submitted first: the logo stage,
-            # queued behind it, may wait on it, and a task it waits on must already be running or done.
-            keypoints = self._stage_pool.submit(self.copies.extract_features, listing)
 
-            def logo_stage() -> tuple[list, float]:
+            def logo_stage(features: Callable[[], LocalFeatures]) -> tuple[list, float]:
                 start = time.perf_counter()
-                found = self.logos.detect(rgb, seller, authorised, scale, brand, features=keypoints.result)
+                found = self.logos.detect(rgb, seller, authorised, scale, brand, features=features)
                 return found, (time.perf_counter() - start) * 1e3
 
-            # The logo search runs beside the copy stage: on a single upload both cores work.
-            logo_future = self._stage_pool.submit(logo_stage)
-            matches, embed_ms = self._copy_check(listing, allowed, wide=True, ready=keypoints.result)
-            t2 = time.perf_counter()
-            logo_matches, logo_ms = logo_future.result()
+            if alone:
+                # The listing's keypoints are extracted while the descriptor runs (most listings need
+                # them; with logo_keypoint_side 0 the logo search reuses them). Submitted first: the
+                # logo stage, queued behind it, may wait on it, and a task it waits on must already
+                # be running or done. The logo search runs beside the copy stage: both cores work.
+                keypoints = self._stage_pool.submit(self.copies.extract_features, listing)
+                logo_future = self._stage_pool.submit(logo_stage, keypoints.result)
+                matches, embed_ms = self._copy_check(listing, allowed, wide=True, ready=keypoints.result)
+                t2 = time.perf_counter()
+                logo_matches, logo_ms = logo_future.result()
+            else:
+                matches, embed_ms = self._copy_check(listing, allowed, wide=False)
+                t2 = time.perf_counter()
+                # the keypoints, if the copy check took them, are cached in the listing
+                logo_matches, logo_ms = logo_stage(partial(self.copies.extract_features, listing))
             return self._result(name, image, seller, matches + logo_matches, t0, embed_ms, t2, logo_ms)
 
     def _copy_check(

@@ -39,7 +39,7 @@ class ListingInput:
     rgb: np.ndarray
     vectors: np.ndarray | None = None  # (V, D), one row per view
     scale_to_original: float = 1.0  # multiply listing-pixel coordinates by this for the original
-    _features: dict[tuple[str, int], LocalFeatures] | None = None
+    _features: dict[tuple[str, int], LocalFeatures] = field(default_factory=dict)
     _tried: dict[tuple[str, Any], Any] = field(default_factory=dict)
 
     def once(self, key: tuple[str, Any], make: Callable[[], T]) -> T:
@@ -51,8 +51,6 @@ class ListingInput:
 
     def features(self, max_side: int, method: str, nfeatures: int) -> LocalFeatures:
         """Local features of the listing, computed once per method and size (mirroring is done on the reference)."""
-        if self._features is None:
-            self._features = {}
         key = (method, max_side)
         if key not in self._features:
             self._features[key] = extract(self.rgb, max_side=max_side, nfeatures=nfeatures, method=method)

@@ -9,8 +9,8 @@ each query's nearest reference by cosine similarity, and report
 * recall at 99% precision, and the similarity threshold that reaches it (for calibration);
 * per-edit recall@1, and images/s of the descriptor alone (resize + inference, decoding excluded).
 
-``--views`` scores each query by its best listing view (original, mirrored, borders trimmed:
-``vision.views.listing_views``), as screening does. No verification, no logos: this isolates
+``--views`` scores each query by its best listing view (the full listing, and where found its
+borders trimmed or the picture of a page: ``vision.views.extra_views``), as screening does. No verification, no logos: this isolates
 the global descriptor. Models are found by name in the registry (``--home`` for registered ones).
 
     python scripts/eval_descriptor.py /tmp/bench-test --model sscd_distilled --model ours --home H
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vision.descriptor import Descriptor  # noqa: E402
 from vision.imageio import load_image  # noqa: E402
 from vision.models import get_model_card  # noqa: E402
-from vision.views import listing_views  # noqa: E402
+from vision.views import extra_views  # noqa: E402
 
 DECODE_SIDE = 640  # what screening decodes listings at (Settings.decode_max_side)
 
@@ -87,7 +87,7 @@ def evaluate(bench: Benchmark, name: str, home: str | None, views: bool, threads
     sims = plain @ ref_vecs.T
     if views:
         for i, img in enumerate(bench.images):
-            extra = [v for n, v in listing_views(img) if n != "original"]
+            extra = [v for _, v in extra_views(img)]  # the full view is in ``plain``
             if extra:
                 sims[i] = np.maximum(sims[i], (desc.embed(extra) @ ref_vecs.T).max(axis=0))
     top = sims.argmax(axis=1)

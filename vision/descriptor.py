@@ -49,14 +49,14 @@ class Descriptor:
         self.batch_size = batch_size
         self.threads = threads or default_threads()
         # the same model with a cheaper input prologue (bit-identical outputs), else the file as is
-        self._graph: bytes | str = normalise_after_transpose(card.path) or str(card.path)
-        self._wide = self._session(self.threads)
-        self._narrow = self._session(1) if self.threads > 1 else self._wide
+        graph = normalise_after_transpose(card.path) or str(card.path)
+        self._wide = self._session(graph, self.threads)
+        self._narrow = self._session(graph, 1) if self.threads > 1 else self._wide
         self._input = self._wide.get_inputs()[0].name
         self._active = 0
         self._active_lock = threading.Lock()
 
-    def _session(self, threads: int) -> Any:
+    def _session(self, graph: bytes | str, threads: int) -> Any:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -67,7 +67,7 @@ class Descriptor:
         # No busy-waiting between runs: on 2 cores the spinning threads would take the CPU
         # from the screening worker next door (measured: half the CPU per run without it).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(self._graph, sess_options=opts, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(graph, sess_options=opts, providers=["CPUExecutionProvider"])
 
     @classmethod
     def from_name(
