@@ -148,7 +148,7 @@ class Authcheck:
             **self._backend(),
         )
         self.copies = CopyDetector(self.catalogue_space, self.catalogue, self.refs, self.settings)
-        self.logos = LogoDetector(self.catalogue, self.refs, self.settings)
+        self.logos = LogoDetector(self.catalogue, self.refs, self.settings, self.home / "indexes")
         self._pool = ThreadPoolExecutor(
             max_workers=self.settings.workers,
             thread_name_prefix="authcheck-work",

@@ -36,9 +36,18 @@ class LogoTemplateIndex:
     """Templates of all logos, searchable by listing windows."""
 
     def __init__(
-        self, templates: np.ndarray, support: np.ndarray, dims: int = 32, mirrored: bool = False
+        self,
+        templates: np.ndarray,
+        support: np.ndarray,
+        dims: int = 32,
+        mirrored: bool = False,
+        basis: np.ndarray | None = None,
     ) -> None:
-        """``templates``: (T, P) zero-mean unit-norm rows; ``support``: (T,) pixels each covers."""
+        """``templates``: (T, P) zero-mean unit-norm rows; ``support``: (T,) pixels each covers.
+
+        ``basis``: the templates' principal components as an earlier index of the same templates
+        found them (its :attr:`basis`), to skip the SVD; ValueError when its shape does not fit.
+        """
         self.count = len(templates)
         self.copies = 2 if mirrored else 1
         p = templates.shape[1] if templates.ndim == 2 else 0
@@ -48,8 +57,12 @@ class LogoTemplateIndex:
             self.matrix = np.zeros((0, self.dims), np.float32)
             self.index = faiss.IndexFlatIP(self.dims)
             return
-        _, _, vt = np.linalg.svd(templates.astype(np.float64), full_matrices=False)
-        self.basis = np.ascontiguousarray(vt[: self.dims].astype(np.float32))
+        if basis is None:
+            _, _, vt = np.linalg.svd(templates.astype(np.float64), full_matrices=False)
+            basis = vt[: self.dims]
+        elif basis.shape != (self.dims, p):
+            raise ValueError(f"basis of shape {basis.shape} for {self.dims} dims of {p}")
+        self.basis = np.ascontiguousarray(basis.astype(np.float32))
         # Scale each template so that window . template ~ correlation over its own support.
         weight = np.sqrt(p / np.maximum(support, 1.0)).astype(np.float32)[:, None]
         proj = (templates @ self.basis.T) * weight

@@ -64,6 +64,28 @@ class LogoKeypointIndex:
         """An index of no logos."""
         return cls(np.zeros((0, 32), np.uint8), np.zeros(0, np.int64), np.zeros((0, 2), np.float32))
 
+    @classmethod
+    def from_bytes(
+        cls, data: bytes, owner: np.ndarray, points: np.ndarray, nprobe: int = PROBED
+    ) -> LogoKeypointIndex:
+        """An index written by :meth:`to_bytes`, with its rows' logos and canonical points.
+
+        ValueError when it does not hold one row per ``owner``.
+        """
+        made = cls.empty()
+        made.owner = np.asarray(owner, np.int64)
+        made.points = np.asarray(points, np.float32).reshape(-1, 2)
+        made.index = faiss.deserialize_index_binary(np.frombuffer(data, np.uint8))
+        if made.index.ntotal != len(made.owner) or made.index.d != 256:
+            raise ValueError(f"keypoint index of {made.index.ntotal} rows for {len(made.owner)} keypoints")
+        if isinstance(made.index, faiss.IndexBinaryIVF):
+            made.index.nprobe = nprobe
+        return made
+
+    def to_bytes(self) -> bytes:
+        """The FAISS index, serialised (its logos and points are the caller's to keep)."""
+        return faiss.serialize_index_binary(self.index).tobytes()
+
     def __len__(self) -> int:
         return len(self.owner)
 
