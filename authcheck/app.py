@@ -31,6 +31,7 @@ from PIL import Image
 from authcheck.config import Settings, resolve_home
 from authcheck.copy_detection import CopyDetector, ListingInput
 from authcheck.logo_detection import LogoDetector
+from authcheck.logo_store import load_or_derive
 from authcheck.refstore import ReferenceStore
 from authcheck.results import FLAGGED, VERDICTS, Match, ScreeningResult
 from authcheck.wordmarks import find_wordmarks
@@ -298,7 +299,9 @@ class Authcheck:
         skips what is already registered (same bytes, same brand) before decoding it.
         Unreadable files are reported in the result and skipped. Reading, hashing, decoding,
         storing the reference copy and resizing for the model run in the background pool,
-        overlapped with the descriptor on the batch before.
+        overlapped with the descriptor on the batch before. Each logo's silhouette, templates and
+        keypoints are recorded beside its stored copy there too; the logo indexes follow at the
+        next screening (once for any number of registrations, and then kept on disk).
         """
         if kind not in ("catalogue", "logo"):
             raise CatalogueError(f"kind must be 'catalogue' or 'logo', not {kind!r}")
@@ -330,6 +333,8 @@ class Authcheck:
                 stored = self.refs.save(sha, dec.image)
                 if kind == "catalogue" and self.settings.prepare_keypoints:
                     self.copies.prepare_reference(stored)
+                elif kind == "logo":  # its silhouette, templates and keypoints, recorded for screening
+                    load_or_derive(self.refs, stored, dec.image.original_size[0])
             return (name, sha, stored, dec.image.original_size, descriptor.prepare(dec.image.rgb))
 
         done = 0

@@ -27,6 +27,7 @@ import numpy as np
 
 from authcheck.refstore import ReferenceStore
 from index.logo_index import LogoTemplateIndex
+from index.logo_keypoint_index import BUILD as KEYPOINT_BUILD
 from index.logo_keypoint_index import IVF_FROM, LogoKeypointIndex
 from index.vector_index import atomic_write_bytes
 from vision import logo_keypoints as lk
@@ -197,7 +198,7 @@ def keypoint_index(
     """
     if directory is None or len(descriptors) < IVF_FROM:
         return LogoKeypointIndex(descriptors, owner, points)
-    digest = hashlib.sha256(RECIPE.encode())
+    digest = hashlib.sha256(f"{RECIPE} {KEYPOINT_BUILD}".encode())
     digest.update(np.ascontiguousarray(descriptors, np.uint8).tobytes())
     path = directory / f"logo-keypoints-{digest.hexdigest()[:24]}.faissb"
     with suppress(OSError, ValueError, RuntimeError):  # missing, damaged or removed meanwhile: built below

@@ -20,6 +20,8 @@ IVF_FROM = 5_000  # stored descriptors from which the inverted file is used (abo
 PROBED = 8  # inverted-file cells searched per query (of 2 * sqrt(rows)): about 3% of the rows
 SAME_POINT = 12.0  # canonical px within which two of a logo's keypoints are the same point
 NEIGHBOURS = 4
+# how an index is built from its descriptors: a saved index built otherwise is not reused
+BUILD = f"flat-below={IVF_FROM} cells=2*sqrt(rows)<=4096 train=64/cell seed=0"
 
 
 @dataclass

@@ -76,9 +76,8 @@ def test_a_new_process_screens_from_the_logo_records_and_a_damaged_one_is_derive
     with closing(Authcheck(home)) as app:
         app.add_brand(BRAND)
         app.register([listings["logo"]], BRAND, kind="logo")
-        app.logos.refresh()
-    records = _records(home)
-    assert len(records) == 1
+        records = _records(home)
+        assert len(records) == 1  # written at registration, before any screening
 
     def no_deriving(*args, **kwargs):
         raise AssertionError("derived again although its record is on disk")
