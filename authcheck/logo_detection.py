@@ -149,7 +149,10 @@ class LogoDetector:
             vecs, rects, owner, affs = [], [], [], []
             kp_desc, kp_owner, kp_points = [], [], []
             derived: dict[tuple[int, str], DerivedLogo | None] = {}
-            for ref in self.catalogue.list_references(kind="logo", limit=1_000_000):
+            logos = self.catalogue.list_references(kind="logo", limit=1_000_000)
+            # in content order (stored copies are named by their sha256), not registration order: the
+            # same logos give the same indexes, and so the same verdicts, however they were registered
+            for ref in sorted(logos, key=lambda r: (r.stored_path, r.id)):
                 key = (ref.id, ref.stored_path)
                 # logos unchanged since the last rebuild keep what was derived from them
                 if key in self._derived:

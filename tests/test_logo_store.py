@@ -22,7 +22,7 @@ from authcheck.logo_store import (
 )
 from index.logo_index import LogoTemplateIndex
 from index.logo_keypoint_index import IVF_FROM, LogoKeypointIndex
-from tests.test_logo_detection import BRAND, _logo_matches, listings  # noqa: F401 (fixture)
+from tests.test_logo_detection import BRAND, _logo_matches, _mark, listings  # noqa: F401 (fixture)
 from vision.imageio import load_image_full
 
 
@@ -185,3 +185,26 @@ def test_the_template_basis_of_many_logos_is_read_back(tmp_path: Path, monkeypat
     assert np.array_equal(read.basis, made.basis) and np.array_equal(read.matrix, made.matrix)
     with pytest.raises(ValueError):
         LogoTemplateIndex(templates, support, dims=16, basis=made.basis)
+
+
+def test_the_logo_indexes_do_not_depend_on_the_registration_order(tmp_path: Path, listings) -> None:  # noqa: F811
+    other = tmp_path / "other.png"
+    _mark("other").save(other)
+    built = []
+    for order in ([listings["logo"], other], [other, listings["logo"]]):
+        home = tmp_path / f"home-{len(built)}"
+        with closing(Authcheck(home)) as app:
+            app.add_brand(BRAND)
+            for logo in order:  # one registration each: the ids follow this order
+                app.register([logo], BRAND, kind="logo")
+            app.logos.refresh()
+            built.append(
+                (
+                    [e.source for e in app.logos._entries],
+                    app.logos._templates.vectors.copy(),
+                    app.logos._index.basis.copy(),
+                )
+            )
+    (sources_a, vectors_a, basis_a), (sources_b, vectors_b, basis_b) = built
+    assert sources_a == sources_b
+    assert np.array_equal(vectors_a, vectors_b) and np.array_equal(basis_a, basis_b)
