@@ -48,6 +48,9 @@ class LogoKeypointIndex:
             nlist = int(min(4096, 2 * np.sqrt(len(descriptors))))
             quantizer = faiss.IndexBinaryFlat(256)
             ivf = faiss.IndexBinaryIVF(quantizer, 256, nlist)
+            # FAISS warns on stderr below 39 training rows per cell; 64 per cell are sampled where
+            # there are enough, and fewer train well enough (the warning is all this changes)
+            ivf.cp.min_points_per_centroid = 8
             # training on a sample (64 rows per cell) bounds the build time for large logo sets
             sample = np.random.default_rng(0).choice(
                 len(descriptors), min(len(descriptors), 64 * nlist), replace=False

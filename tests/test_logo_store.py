@@ -208,3 +208,10 @@ def test_the_logo_indexes_do_not_depend_on_the_registration_order(tmp_path: Path
     (sources_a, vectors_a, basis_a), (sources_b, vectors_b, basis_b) = built
     assert sources_a == sources_b
     assert np.array_equal(vectors_a, vectors_b) and np.array_equal(basis_a, basis_b)
+
+
+def test_training_a_small_keypoint_index_prints_no_faiss_warning(capfd) -> None:
+    desc, owner, points = _descriptors(IVF_FROM + 1000, seed=7)  # 6,000 rows: under 39 per cell
+    index = LogoKeypointIndex(desc, owner, points)
+    assert len(index) == IVF_FROM + 1000
+    assert "WARNING" not in capfd.readouterr().err
