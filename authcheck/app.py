@@ -333,7 +333,9 @@ class Authcheck:
                 stored = self.refs.save(sha, dec.image)
                 if kind == "catalogue" and self.settings.prepare_keypoints:
                     self.copies.prepare_reference(stored)
-                elif kind == "logo":  # its silhouette, templates and keypoints, recorded for screening
+                elif kind == "logo":
+                    # its silhouette, templates and keypoints, recorded for screening: from the stored
+                    # copy (an opaque logo is kept as JPEG), as screening would derive them
                     load_or_derive(self.refs, stored, dec.image.original_size[0])
             return (name, sha, stored, dec.image.original_size, descriptor.prepare(dec.image.rgb))
 

@@ -51,8 +51,10 @@ RECIPE = (
     f"logo-record-1 canon={CANON_SIDE},{CANON_PAD} window={WINDOW},{INNER} rotations={ROTATIONS} "
     f"keypoints={lk.RENDER_SIDES},{lk.BACKGROUNDS},{lk.RENDER_MARGIN},{lk.LOGO_NFEATURES}"
 )
-KEYPOINT_INDEX_GLOB = "logo-keypoints-*.faissb"
-TEMPLATE_BASIS_GLOB = "logo-templates-*.basis"
+_KEYPOINT_INDEX = ("logo-keypoints-", ".faissb")  # file name around the fingerprint
+_TEMPLATE_BASIS = ("logo-templates-", ".basis")
+KEYPOINT_INDEX_GLOB = "*".join(_KEYPOINT_INDEX)
+TEMPLATE_BASIS_GLOB = "*".join(_TEMPLATE_BASIS)
 BASIS_FROM = 1_000  # templates (5 per logo) from which the template basis is kept on disk
 _MAGIC = b"ACLOGO1\0"
 _HEADER = struct.Struct("<8sI")  # magic, JSON header length
@@ -179,7 +181,7 @@ def logo_from_record(data: bytes, width: int) -> DerivedLogo | None:
 def load_or_derive(refs: ReferenceStore, stored_path: str, width: int) -> DerivedLogo | None:
     """A logo's derived data (``width``: its original's, px): its record beside the stored copy,
     else derived (and recorded)."""
-    record = refs.path(stored_path).with_name(Path(stored_path).stem + ".logo")
+    record = refs.beside(stored_path, ".logo")
     with suppress(OSError, ValueError):  # missing or damaged: derived again below
         return logo_from_record(record.read_bytes(), width)
     logo = derive_logo(refs.load(stored_path), width)
@@ -198,15 +200,11 @@ def keypoint_index(
     """
     if directory is None or len(descriptors) < IVF_FROM:
         return LogoKeypointIndex(descriptors, owner, points)
-    digest = hashlib.sha256(f"{RECIPE} {KEYPOINT_BUILD}".encode())
-    digest.update(np.ascontiguousarray(descriptors, np.uint8).tobytes())
-    path = directory / f"logo-keypoints-{digest.hexdigest()[:24]}.faissb"
+    path = _fingerprinted(directory, _KEYPOINT_INDEX, KEYPOINT_BUILD, descriptors)
     with suppress(OSError, ValueError, RuntimeError):  # missing, damaged or removed meanwhile: built below
-        index = LogoKeypointIndex.from_bytes(path.read_bytes(), owner, points)
-        if len(index) == len(descriptors):
-            return index
+        return LogoKeypointIndex.from_bytes(path.read_bytes(), owner, points)
     index = LogoKeypointIndex(descriptors, owner, points)
-    _replace(directory, path, index.to_bytes(), KEYPOINT_INDEX_GLOB)
+    _replace(path, index.to_bytes(), KEYPOINT_INDEX_GLOB)
     return index
 
 
@@ -217,22 +215,27 @@ def template_index(
     were indexed before (from :data:`BASIS_FROM` templates; fewer take milliseconds to index)."""
     if directory is None or len(templates) < BASIS_FROM:
         return LogoTemplateIndex(templates, support, dims=dims)
-    digest = hashlib.sha256(f"{RECIPE} dims={dims}".encode())
-    digest.update(np.ascontiguousarray(templates, np.float32).tobytes())
-    path = directory / f"logo-templates-{digest.hexdigest()[:24]}.basis"
+    path = _fingerprinted(directory, _TEMPLATE_BASIS, f"dims={dims}", templates)
     with suppress(OSError, ValueError, KeyError):  # missing, damaged or removed meanwhile: made below
         return LogoTemplateIndex(
             templates, support, dims=dims, basis=unpack_arrays(path.read_bytes())["basis"]
         )
     index = LogoTemplateIndex(templates, support, dims=dims)
-    _replace(directory, path, pack_arrays({"basis": index.basis}), TEMPLATE_BASIS_GLOB)
+    _replace(path, pack_arrays({"basis": index.basis}), TEMPLATE_BASIS_GLOB)
     return index
 
 
-def _replace(directory: Path, path: Path, data: bytes, pattern: str) -> None:
+def _fingerprinted(directory: Path, name: tuple[str, str], how: str, made_from: np.ndarray) -> Path:
+    """Where a file made (``how``) from the array ``made_from`` is kept: named by a sha256 of both."""
+    digest = hashlib.sha256(f"{RECIPE} {how}".encode())
+    digest.update(np.ascontiguousarray(made_from).tobytes())
+    return directory / f"{name[0]}{digest.hexdigest()[:24]}{name[1]}"
+
+
+def _replace(path: Path, data: bytes, pattern: str) -> None:
     """Write ``path`` and remove the other files matching ``pattern`` (a read-only home keeps none)."""
     with suppress(OSError):
         atomic_write_bytes(path, data)
-        for old in directory.glob(pattern):
+        for old in path.parent.glob(pattern):
             if old != path:
                 old.unlink(missing_ok=True)

@@ -89,6 +89,10 @@ class ReferenceStore:
         """Absolute path of a stored copy."""
         return self.root.parent / rel
 
+    def beside(self, rel: str, suffix: str) -> Path:
+        """A file kept beside a stored copy: its name's stem (the sha256) plus ``suffix``."""
+        return self.path(rel).with_name(Path(rel).stem + suffix)
+
     def load(self, rel: str) -> LoadedImage:
         """Decode a stored copy (alpha kept)."""
         return load_image_full(self.path(rel))
@@ -116,8 +120,9 @@ class ReferenceStore:
         hit = self._features.get(key)
         if hit is not None:
             return hit
-        stem = f"{Path(rel).stem}.{method}-{side}-{nfeatures}{'-m' if mirror else ''}.{FEATURES_VERSION}"
-        cache = self.path(rel).with_name(stem + ".kp")
+        cache = self.beside(
+            rel, f".{method}-{side}-{nfeatures}{'-m' if mirror else ''}.{FEATURES_VERSION}.kp"
+        )
         feats, rewrite = None, True
         for path in (cache, cache.with_suffix(".npz")):  # the record, else an earlier version's .npz
             with suppress(OSError, ValueError):  # missing or damaged: the next, or extracted again

@@ -10,8 +10,9 @@ each query's nearest reference by cosine similarity, and report
 * per-edit recall@1, and images/s of the descriptor alone (resize + inference, decoding excluded).
 
 ``--views`` scores each query by its best listing view (the full listing, and where found its
-borders trimmed or the picture of a page: ``vision.views.extra_views``), as screening does. No verification, no logos: this isolates
-the global descriptor. Models are found by name in the registry (``--home`` for registered ones).
+borders trimmed or the picture of a page: ``vision.views.extra_views``), as screening does. No
+verification, no logos: this isolates the global descriptor. Models are found by name in the
+registry (``--home`` for registered ones).
 
     python scripts/eval_descriptor.py /tmp/bench-test --model sscd_distilled --model ours --home H
 """
