@@ -301,7 +301,8 @@ class Authcheck:
         storing the reference copy and resizing for the model run in the background pool,
         overlapped with the descriptor on the batch before. Each logo's silhouette, templates and
         keypoints are recorded beside its stored copy there too; the logo indexes follow at the
-        next screening (once for any number of registrations, and then kept on disk).
+        next screening (once for any number of registrations, and then kept on disk), or at once
+        on their own thread where the logo detector rebuilds in the ``background`` (the service).
         """
         if kind not in ("catalogue", "logo"):
             raise CatalogueError(f"kind must be 'catalogue' or 'logo', not {kind!r}")
@@ -363,6 +364,8 @@ class Authcheck:
                 log.info("rebuilding %s: %s", self.catalogue_space.name, reason)
                 self.catalogue_space.rebuild()
             self.catalogue_space.flush()
+        if kind == "logo" and report.registered:
+            self.logos.changed()
         report.seconds = time.perf_counter() - start
         self.catalogue.audit(
             actor,
@@ -419,6 +422,8 @@ class Authcheck:
             removed = self.catalogue.remove_references(ids, brand=brand)
             self.catalogue_space.remove([r.id for r in removed if r.kind == "catalogue"])
             self.catalogue_space.flush()
+        if any(r.kind == "logo" for r in removed):
+            self.logos.changed()
         for ref in removed:
             self.catalogue.audit(actor, "reference.remove", f"brand:{ref.brand}", {"reference_id": ref.id})
         return removed

@@ -22,14 +22,17 @@ silhouette check).
 
 Each logo's shape, templates and keypoints are derived from its stored copy once (about 30 ms)
 and kept, in memory and on disk (:mod:`authcheck.logo_store`); both indexes are rebuilt from them
-whenever the catalogue's logo references change, on the next screening. The keypoint index and
-(from 200 logos) the template index's basis are kept on disk too: training the one takes about
-1 s for 40 logos, about 20 s for 1,000 (770k keypoints); the other's SVD 1 s for 1,000 logos.
+whenever the catalogue's logo references change: in the next screening, or, for a ``background``
+detector (the service), on a thread of their own while searches go on with the previous set
+(:class:`_LogoSet`, swapped whole). The keypoint index and (from 200 logos) the template index's
+basis are kept on disk too: training the one takes about 1 s for 40 logos, about 20 s for 1,000
+(770k keypoints); the other's SVD 1 s for 1,000 logos.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -51,6 +54,8 @@ from vision.logo_keypoints import placement_from_matches
 from vision.logo_scan import ScanLevel, best_nearby, scan_levels
 
 EVIDENCE_POINTS = 24  # silhouette contour points reported as matched pairs
+
+log = logging.getLogger(__name__)
 
 try:  # BLAS threads on the scan's small matrix products cost more than they save (4x on 2 busy cores)
     from threadpoolctl import ThreadpoolController
@@ -83,6 +88,25 @@ class _Templates:
     rects: np.ndarray  # (T, 4) int64
     owner: np.ndarray  # (T,) entry position
     to_window: np.ndarray  # (T, 3, 3) canonical -> window
+
+
+@dataclass(frozen=True)
+class _LogoSet:
+    """One build of the registered logos: everything a search reads, replaced whole (never
+    changed in place), so a search holding one sees a consistent set while the next is built."""
+
+    generation: int  # catalogue generation of the logos it was built from (-1: none yet)
+    entries: list[_LogoEntry]
+    templates: _Templates | None
+    index: LogoTemplateIndex
+    keypoints: LogoKeypointIndex
+    starts: np.ndarray  # first template row of each entry (rows are grouped by entry)
+
+    @classmethod
+    def empty(cls) -> _LogoSet:
+        """No logos, built from nothing."""
+        blank = LogoTemplateIndex(np.zeros((0, 0), np.float32), np.zeros(0))
+        return cls(-1, [], None, blank, LogoKeypointIndex.empty(), np.zeros(0, np.int64))
 
 
 @dataclass
@@ -119,111 +143,182 @@ class LogoDetector:
     """Finds registered logos inside listing images."""
 
     def __init__(
-        self, catalogue: Catalogue, refs: ReferenceStore, settings: Settings, index_dir: Path | None = None
+        self,
+        catalogue: Catalogue,
+        refs: ReferenceStore,
+        settings: Settings,
+        index_dir: Path | None = None,
+        background: bool = False,
     ) -> None:
         """``index_dir``: where the logos' keypoint index and template basis are kept between processes
-        (None: in memory only)."""
+        (None: in memory only). ``background``: once a first set of logos is built, rebuild on a
+        thread of its own when they change, searching the previous set meanwhile (a service: no
+        upload waits for a rebuild, which takes about 25 s for 1,000 logos); otherwise (CLI, bulk
+        jobs) the next search waits for it."""
         self.catalogue = catalogue
         self.index_dir = index_dir
         self.refs = refs
         self.settings = settings
-        self._entries: list[_LogoEntry] = []
-        self._templates: _Templates | None = None
-        self._index = LogoTemplateIndex(np.zeros((0, 0), np.float32), np.zeros(0))
-        self._keypoints = LogoKeypointIndex.empty()
-        self._starts = np.zeros(0, np.int64)  # first template row of each entry (rows are grouped)
+        self.background = background
+        self._set = _LogoSet.empty()
         self._derived: dict[tuple[int, str], DerivedLogo | None] = {}  # by (reference id, stored copy)
-        self._generation = -1
-        self._lock = threading.Lock()
+        self._build_lock = threading.Lock()  # one build at a time; searches never take it
+        self._rebuilder: threading.Thread | None = None
+        self._rebuilder_lock = threading.Lock()
 
     def _generation_now(self) -> int:
         return self.catalogue.generation(f"logo:{self.catalogue.get_meta('model')}")
 
-    def refresh(self) -> None:
-        """Rebuild logo shapes and the template index if logos were added or removed."""
+    def refresh(self, wait: bool | None = None) -> None:
+        """Rebuild the logos' shapes and indexes if logos were added or removed.
+
+        ``wait``: build now, before returning; by default only when there is no previous set to
+        search meanwhile or the detector is not ``background`` (else a rebuild is started on its
+        own thread and the previous set is searched until it is done).
+        """
         gen = self._generation_now()
-        with self._lock:
-            if gen == self._generation:
-                return
-            entries: list[_LogoEntry] = []
-            vecs, rects, owner, affs = [], [], [], []
-            kp_desc, kp_owner, kp_points = [], [], []
-            derived: dict[tuple[int, str], DerivedLogo | None] = {}
-            logos = self.catalogue.list_references(kind="logo", limit=1_000_000)
-            # in content order (stored copies are named by their sha256), not registration order: the
-            # same logos give the same indexes, and so the same verdicts, however they were registered
-            for ref in sorted(logos, key=lambda r: (r.stored_path, r.id)):
-                key = (ref.id, ref.stored_path)
-                # logos unchanged since the last rebuild keep what was derived from them
-                if key in self._derived:
-                    d = self._derived[key]
-                else:
-                    d = load_or_derive(self.refs, ref.stored_path, ref.width)
-                derived[key] = d
-                if d is None:
-                    continue
-                kp_desc.append(d.descriptors)
-                kp_points.append(d.points)
-                kp_owner.append(np.full(len(d.points), len(entries), np.int64))
-                tmpl = d.templates
-                for j in range(len(tmpl.vectors)):
-                    vecs.append(tmpl.vectors[j])
-                    rects.append(tmpl.rects[j])
-                    owner.append(len(entries))
-                    affs.append(np.vstack([tmpl.to_window[j], [0.0, 0.0, 1.0]]))
-                entries.append(_LogoEntry(ref.id, ref.brand, ref.source, d.shape, d.to_original, d.contour))
-            self._derived = derived
-            if vecs:
-                templates = _Templates(
-                    np.stack(vecs).astype(np.float32),
-                    np.array(rects, np.int64),
-                    np.array(owner),
-                    np.stack(affs),
-                )
-                support = (templates.rects[:, 2] * templates.rects[:, 3]).astype(np.float64)
-                index = template_index(
-                    self.index_dir, templates.vectors, support, self.settings.logo_index_dims
-                )
-                owner = templates.owner
-                self._starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-            else:
-                templates, index = None, LogoTemplateIndex(np.zeros((0, 0), np.float32), np.zeros(0))
-            if kp_desc:
-                keypoints = keypoint_index(
-                    self.index_dir,
-                    np.concatenate(kp_desc),
-                    np.concatenate(kp_owner),
-                    np.concatenate(kp_points),
-                )
-            else:
-                keypoints = LogoKeypointIndex.empty()
-            self._entries, self._templates, self._index, self._keypoints, self._generation = (
-                entries,
-                templates,
-                index,
-                keypoints,
-                gen,
+        if gen == self._set.generation:
+            return
+        if wait is None:
+            wait = not self.background or self._set.generation < 0
+        if not wait:
+            self._rebuild_in_background()
+            return
+        with self._build_lock:
+            gen = self._generation_now()  # another thread may have built it meanwhile
+            if gen != self._set.generation:
+                self._set = self._build(gen)
+
+    @property
+    def rebuilding(self) -> bool:
+        """Whether a background rebuild is running (the logos searched are then the previous set)."""
+        with self._rebuilder_lock:
+            return self._rebuilder is not None and self._rebuilder.is_alive()
+
+    @property
+    def current(self) -> bool:
+        """Whether the logos searched are the catalogue's logos as they are now."""
+        return self._set.generation == self._generation_now()
+
+    def changed(self) -> None:
+        """Logos were added or removed: a background detector starts its rebuild now, not at the next search."""
+        if self.background and self._set.generation >= 0:
+            self.refresh(wait=False)
+
+    def _rebuild_in_background(self) -> None:
+        with self._rebuilder_lock:
+            if self._rebuilder is not None and self._rebuilder.is_alive():
+                return  # it looks at the generation again when it is done
+            self._rebuilder = threading.Thread(
+                target=self._rebuild_until_current, name="logo-rebuild", daemon=True
             )
+            self._rebuilder.start()
+
+    def _rebuild_until_current(self) -> None:
+        """Build until the set is current (logos may change again during a build)."""
+        try:
+            while True:
+                with self._build_lock:
+                    gen = self._generation_now()
+                    if gen == self._set.generation:
+                        return
+                    self._set = self._build(gen)
+        except Exception:  # the previous set stays in use; the next search starts another try
+            log.exception("rebuilding the logo indexes failed")
+
+    def _build(self, gen: int) -> _LogoSet:
+        """A new set from the catalogue's logos (of generation ``gen``), reusing what was derived before."""
+        entries: list[_LogoEntry] = []
+        vecs, rects, owner, affs = [], [], [], []
+        kp_desc, kp_owner, kp_points = [], [], []
+        derived: dict[tuple[int, str], DerivedLogo | None] = {}
+        logos = self.catalogue.list_references(kind="logo", limit=1_000_000)
+        # in content order (stored copies are named by their sha256), not registration order: the
+        # same logos give the same indexes, and so the same verdicts, however they were registered
+        for ref in sorted(logos, key=lambda r: (r.stored_path, r.id)):
+            key = (ref.id, ref.stored_path)
+            # logos unchanged since the last rebuild keep what was derived from them
+            if key in self._derived:
+                d = self._derived[key]
+            else:
+                d = load_or_derive(self.refs, ref.stored_path, ref.width)
+            derived[key] = d
+            if d is None:
+                continue
+            kp_desc.append(d.descriptors)
+            kp_points.append(d.points)
+            kp_owner.append(np.full(len(d.points), len(entries), np.int64))
+            tmpl = d.templates
+            for j in range(len(tmpl.vectors)):
+                vecs.append(tmpl.vectors[j])
+                rects.append(tmpl.rects[j])
+                owner.append(len(entries))
+                affs.append(np.vstack([tmpl.to_window[j], [0.0, 0.0, 1.0]]))
+            entries.append(_LogoEntry(ref.id, ref.brand, ref.source, d.shape, d.to_original, d.contour))
+        self._derived = derived
+        if vecs:
+            templates = _Templates(
+                np.stack(vecs).astype(np.float32),
+                np.array(rects, np.int64),
+                np.array(owner),
+                np.stack(affs),
+            )
+            support = (templates.rects[:, 2] * templates.rects[:, 3]).astype(np.float64)
+            index = template_index(self.index_dir, templates.vectors, support, self.settings.logo_index_dims)
+            owner = templates.owner
+            starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        else:
+            templates, index = None, LogoTemplateIndex(np.zeros((0, 0), np.float32), np.zeros(0))
+            starts = np.zeros(0, np.int64)
+        if kp_desc:
+            keypoints = keypoint_index(
+                self.index_dir,
+                np.concatenate(kp_desc),
+                np.concatenate(kp_owner),
+                np.concatenate(kp_points),
+            )
+        else:
+            keypoints = LogoKeypointIndex.empty()
+        return _LogoSet(gen, entries, templates, index, keypoints, starts)
+
+    # what the current set holds (tests and diagnostics read these)
+    @property
+    def _entries(self) -> list[_LogoEntry]:
+        return self._set.entries
+
+    @property
+    def _templates(self) -> _Templates | None:
+        return self._set.templates
+
+    @property
+    def _index(self) -> LogoTemplateIndex:
+        return self._set.index
+
+    @property
+    def _keypoints(self) -> LogoKeypointIndex:
+        return self._set.keypoints
 
     def __len__(self) -> int:
         return len(self._entries)
 
     # -- finding ---------------------------------------------------------------------------
-    def _candidates(self, levels: list[ScanLevel], allowed: set[int] | None) -> Iterator[_Candidate]:
-        """Coarse (logo, placement) proposals, best first (built lazily: most are never looked at)."""
+    def _candidates(
+        self, ls: _LogoSet, levels: list[ScanLevel], allowed: set[int] | None
+    ) -> Iterator[_Candidate]:
+        """Coarse (logo, placement) proposals from ``ls``, best first (built lazily: most are never looked at)."""
         s = self.settings
-        tm = self._templates
+        tm = ls.templates
         assert tm is not None
         cols: list[tuple[np.ndarray, ...]] = []
         dense = len(tm.vectors) <= DENSE_UP_TO
         for n, level in enumerate(levels):
             if not len(level.active):
                 continue
-            vecs = self._index.project(level.patches(level.active)) / level.norms[level.active, None]
+            vecs = ls.index.project(level.patches(level.active)) / level.norms[level.active, None]
             if dense:
-                hits = self._index.hits(vecs, k=2, min_score=s.logo_coarse_min * 0.8)
+                hits = ls.index.hits(vecs, k=2, min_score=s.logo_coarse_min * 0.8)
             else:
-                hits = self._index.search(vecs, k=2, min_score=s.logo_coarse_min * 0.8)
+                hits = ls.index.search(vecs, k=2, min_score=s.logo_coarse_min * 0.8)
             keep = np.ones(len(hits.windows), bool)
             if allowed is not None:
                 keep = np.isin(tm.owner[hits.templates], list(allowed))
@@ -232,7 +327,7 @@ class LogoDetector:
             win, rows, signs = level.active[hits.windows[keep]], hits.templates[keep], hits.signs[keep]
             if dense and s.logo_own_best and hits.all_scores is not None:
                 # and each logo's own best places, however it ranks against other logos' hits
-                w2, r2 = self._per_logo_best(level, hits.all_scores, allowed)
+                w2, r2 = self._per_logo_best(ls, level, hits.all_scores, allowed)
                 win = np.concatenate([win, w2])
                 rows = np.concatenate([rows, r2])
                 signs = np.concatenate([signs, np.ones(len(w2), signs.dtype)])
@@ -263,7 +358,7 @@ class LogoDetector:
             )
 
     def _per_logo_best(
-        self, level: ScanLevel, scores: np.ndarray, allowed: set[int] | None
+        self, ls: _LogoSet, level: ScanLevel, scores: np.ndarray, allowed: set[int] | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Each logo's best two distinct windows in ``level``: (windows, template rows).
 
@@ -272,9 +367,9 @@ class LogoDetector:
         Each logo keeps its best window and its best one away from it, so a logo scoring low in absolute terms
         (a simple shape on a busy photo) still gets looked at where it fits best.
         """
-        tm = self._templates
+        tm = ls.templates
         assert tm is not None
-        starts = self._starts
+        starts = ls.starts
         per_logo = np.maximum.reduceat(scores, starts, axis=1)  # (m, logos with templates)
         col_entry = tm.owner[starts]
         if allowed is not None:
@@ -318,11 +413,11 @@ class LogoDetector:
         return chosen
 
     def _keypoint_candidates(
-        self, listing: ListingKeypoints, allowed: set[int] | None, size: tuple[int, int]
+        self, ls: _LogoSet, listing: ListingKeypoints, allowed: set[int] | None, size: tuple[int, int]
     ) -> list[_Candidate]:
         """Placements proposed by the listing's keypoints voting for logos, most inliers first."""
         s = self.settings
-        votes = self._keypoints.votes(listing.descriptors, s.logo_keypoint_distance, s.logo_keypoint_ratio)
+        votes = ls.keypoints.votes(listing.descriptors, s.logo_keypoint_distance, s.logo_keypoint_ratio)
         longest = max(size)
         found: list[_Candidate] = []
         for entry in np.unique(votes.owner):
@@ -342,7 +437,7 @@ class LogoDetector:
                 continue
             guess, agree = fit
             inliers = int(agree.sum())
-            corners = self._entries[int(entry)].shape.ink_corners
+            corners = ls.entries[int(entry)].shape.ink_corners
             proj = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), guess).reshape(-1, 2)
             side = float(np.max(np.ptp(proj, axis=0)))
             if not 0.03 * longest <= side <= 0.8 * longest:  # a scale no pasted logo has
@@ -368,8 +463,8 @@ class LogoDetector:
         image: np.ndarray,
         allowed_brand: str | None = None,
         keypoints: Callable[[], ListingKeypoints | None] | None = None,
-    ) -> list[tuple[int, LogoPlacement]]:
-        """Verified (entry position, placement) pairs in ``image`` (RGB or gray), best first, one per logo.
+    ) -> list[tuple[_LogoEntry, LogoPlacement]]:
+        """Verified (logo, placement) pairs in ``image`` (RGB or gray), best first, one per logo.
 
         ``keypoints`` supplies the copy check's ORB keypoints of the listing in ``image`` px
         (asked for after the template scan, so they may be computed meanwhile elsewhere); they
@@ -377,11 +472,12 @@ class LogoDetector:
         extracted here.
         """
         self.refresh()
-        if not self._entries or self._templates is None:
+        ls = self._set  # one set for the whole search, whatever a rebuild swaps in meanwhile
+        if not ls.entries or ls.templates is None:
             return []
         allowed = None
         if allowed_brand is not None:
-            allowed = {i for i, e in enumerate(self._entries) if e.brand == allowed_brand}
+            allowed = {i for i, e in enumerate(ls.entries) if e.brand == allowed_brand}
             if not allowed:
                 return []
         s = self.settings
@@ -395,25 +491,25 @@ class LogoDetector:
             stride=s.logo_scan_stride,
         )
         with _single_blas():
-            picked = self._pick(self._candidates(levels, allowed))
-        if s.logo_keypoints and len(self._keypoints):
+            picked = self._pick(self._candidates(ls, levels, allowed))
+        if s.logo_keypoints and len(ls.keypoints):
             own = keypoints is None or s.logo_keypoint_side  # finer keypoints than the copy check's
             listing = self.listing_keypoints(image) if own else keypoints()
             if listing is not None:
                 # keypoint proposals are few and precise: they are verified first
-                picked = self._keypoint_candidates(listing, allowed, image.shape[:2]) + picked
+                picked = self._keypoint_candidates(ls, listing, allowed, image.shape[:2]) + picked
         verified: list[tuple[int, LogoPlacement]] = []
         for c in picked:
             if any(e == c.entry for e, _ in verified):
                 continue
             p = verify_placement(
-                self._entries[c.entry].shape,
+                ls.entries[c.entry].shape,
                 image,
                 c.guess,
                 polarity=c.polarity,
                 iterations=s.logo_refine_steps,
                 min_start=s.logo_min_start,
-                contour=self._entries[c.entry].contour,
+                contour=ls.entries[c.entry].contour,
                 min_precoverage=s.logo_min_precoverage,
                 coarse_refine=s.logo_coarse_refine,
             )
@@ -426,18 +522,20 @@ class LogoDetector:
             elif c.keypoints >= s.logo_keypoint_sure:
                 # so many keypoints agreeing on one placement are evidence enough, where the
                 # silhouette check fails on thin lines and detail it cannot see
-                verified.append((c.entry, self._keypoint_placement(c, p)))
+                verified.append((c.entry, self._keypoint_placement(ls.entries[c.entry], c, p)))
         # One place shows one logo: where found logos overlap, the best-fitting one stays.
         verified.sort(key=lambda t: (-t[1].coverage, -t[1].edges))
-        found: list[tuple[int, LogoPlacement]] = []
-        for entry, p in verified:
+        found: list[tuple[_LogoEntry, LogoPlacement]] = []
+        for pos, p in verified:
             if not any(_overlap(p.box, q.box) > 0.5 for _, q in found):
-                found.append((entry, p))
+                found.append((ls.entries[pos], p))
         return found
 
-    def _keypoint_placement(self, c: _Candidate, checked: LogoPlacement | None) -> LogoPlacement:
-        """The keypoints' own placement of candidate ``c``, with what the silhouette check measured (if it ran)."""
-        corners = self._entries[c.entry].shape.ink_corners
+    @staticmethod
+    def _keypoint_placement(entry: _LogoEntry, c: _Candidate, checked: LogoPlacement | None) -> LogoPlacement:
+        """The keypoints' own placement of candidate ``c`` (of logo ``entry``), with what the silhouette
+        check measured (if it ran)."""
+        corners = entry.shape.ink_corners
         outline = cv2.perspectiveTransform(corners.reshape(-1, 1, 2), c.guess).reshape(-1, 2)
         return LogoPlacement(
             ncc=checked.ncc if checked else 0.0,
@@ -498,14 +596,13 @@ class LogoDetector:
         ``features``: the listing's ORB keypoints from the copy check (of ``rgb``), to reuse.
         """
         self.refresh()
-        if not self._entries:
+        if not self._set.entries:
             return []
         image, gscale = listing_image(rgb, self.settings.logo_max_side)
         k = scale_to_original / gscale
         supplier = (lambda: keypoints_in_image(features(), gscale)) if features is not None else None
         matches = []
-        for pos, p in self.find(image, allowed_brand, supplier):
-            entry = self._entries[pos]
+        for entry, p in self.find(image, allowed_brand, supplier):
             ok = seller is not None and seller in authorised.get(entry.brand, frozenset())
             outline = [[x * k, y * k] for x, y in p.outline]
             xs, ys = [q[0] for q in outline], [q[1] for q in outline]

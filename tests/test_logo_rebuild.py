@@ -1,0 +1,163 @@
+"""Rebuilding the logo indexes beside the searches (the service) instead of in one of them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import pytest
+
+from authcheck.api.app import create_app
+from authcheck.api.testing import seed_home, serve_in_thread
+from authcheck.app import Authcheck
+from authcheck.logo_detection import LogoDetector
+from tests.test_logo_detection import BRAND, _logo_matches, _mark, listings  # noqa: F401 (fixture)
+
+OTHER = "other-brand"
+
+
+@pytest.fixture()
+def other_logo(tmp_path: Path) -> Path:
+    path = tmp_path / "other-mark.png"
+    _mark("other").save(path)
+    return path
+
+
+def _found(app: Authcheck, listing: Path) -> list[str]:
+    return [m.brand for m in _logo_matches(app.screen_one("l.jpg", listing, seller="stranger", record=False))]
+
+
+class _HeldBuild:
+    """Makes the detector's next builds wait until released; counts them."""
+
+    def __init__(
+        self, detector: LogoDetector, monkeypatch: pytest.MonkeyPatch, fail_first: bool = False
+    ) -> None:
+        self.release = threading.Event()
+        self.started = threading.Event()
+        self.calls = 0
+        real = detector._build
+
+        def held(gen: int):
+            self.calls += 1
+            self.started.set()
+            assert self.release.wait(30), "never released"
+            if fail_first and self.calls == 1:
+                raise OSError("disk full")
+            return real(gen)
+
+        monkeypatch.setattr(detector, "_build", held)
+
+
+def _join(detector: LogoDetector) -> None:
+    thread = detector._rebuilder
+    assert thread is not None
+    thread.join(30)
+    assert not thread.is_alive()
+
+
+def test_the_previous_logos_are_searched_while_a_background_rebuild_runs(
+    home: Path,
+    listings,  # noqa: F811
+    other_logo: Path,
+    monkeypatch,
+) -> None:
+    with closing(Authcheck(home)) as app:
+        app.logos.background = True
+        app.add_brand(BRAND)
+        app.add_brand(OTHER)
+        app.register([other_logo], OTHER, kind="logo")
+        assert (
+            _found(app, listings["misuse"]) == []
+        )  # the first set is built in the search: nothing to search yet
+        assert app.logos.current and len(app.logos) == 1
+
+        held = _HeldBuild(app.logos, monkeypatch)
+        app.register([listings["logo"]], BRAND, kind="logo")  # starts the rebuild at once
+        assert held.started.wait(30)
+        assert app.logos.rebuilding and not app.logos.current
+        # the search does not wait: it sees the previous set, which lacks the new logo
+        assert _found(app, listings["misuse"]) == []
+        assert len(app.logos) == 1
+        held.release.set()
+        _join(app.logos)
+        assert app.logos.current and not app.logos.rebuilding and len(app.logos) == 2
+        assert _found(app, listings["misuse"]) == [BRAND]
+        assert held.calls == 1
+
+
+def test_without_background_the_next_search_waits_for_the_new_logos(
+    home: Path,
+    listings,  # noqa: F811
+    other_logo: Path,
+) -> None:
+    with closing(Authcheck(home)) as app:
+        app.add_brand(BRAND)
+        app.add_brand(OTHER)
+        app.register([other_logo], OTHER, kind="logo")
+        assert _found(app, listings["misuse"]) == []
+        app.register([listings["logo"]], BRAND, kind="logo")
+        assert app.logos._rebuilder is None  # nothing started at registration
+        assert _found(app, listings["misuse"]) == [BRAND]
+
+
+def test_a_failed_background_rebuild_keeps_the_previous_logos_and_is_tried_again(
+    home: Path,
+    listings,  # noqa: F811
+    other_logo: Path,
+    monkeypatch,
+    caplog,
+) -> None:
+    with closing(Authcheck(home)) as app:
+        app.logos.background = True
+        app.add_brand(BRAND)
+        app.add_brand(OTHER)
+        app.register([other_logo], OTHER, kind="logo")
+        assert _found(app, listings["misuse"]) == []
+
+        held = _HeldBuild(app.logos, monkeypatch, fail_first=True)
+        held.release.set()
+        app.register([listings["logo"]], BRAND, kind="logo")
+        _join(app.logos)
+        assert "rebuilding the logo indexes failed" in caplog.text
+        assert not app.logos.current and len(app.logos) == 1  # still the previous set
+        held.release.clear()
+        assert _found(app, listings["misuse"]) == []  # this search starts the next try, and does not wait
+        assert app.logos.rebuilding
+        held.release.set()
+        _join(app.logos)
+        assert app.logos.current and held.calls == 2
+        assert _found(app, listings["misuse"]) == [BRAND]
+
+
+def test_the_service_rebuilds_logos_beside_requests_and_health_says_when_they_are_current(
+    tmp_path: Path,
+    listings,  # noqa: F811
+) -> None:
+    home = tmp_path / "home"
+    keys = seed_home(home, {BRAND: ["astronaut"]})
+    auth = {"Authorization": f"Bearer {keys[f'brand:{BRAND}']}"}
+    with serve_in_thread(create_app(home)) as url, httpx.Client(base_url=url, timeout=60) as client:
+        health = client.get("/v1/health").json()
+        assert health["logos"] == {"searched": 0, "current": True, "rebuilding": False}
+        logo = ("mark.png", listings["logo"].read_bytes(), "image/png")
+        assert (
+            client.post(
+                f"/v1/brands/{BRAND}/references", files={"image": logo}, data={"kind": "logo"}, headers=auth
+            ).status_code
+            == 201
+        )
+        deadline = time.monotonic() + 60
+        while not (health := client.get("/v1/health").json())["logos"]["current"]:
+            assert time.monotonic() < deadline, health
+            time.sleep(0.1)
+        assert health["logos"] == {"searched": 1, "current": True, "rebuilding": False}
+        market = {"Authorization": f"Bearer {keys['marketplace']}"}
+        listing = ("misuse.jpg", listings["misuse"].read_bytes(), "image/jpeg")
+        body = client.post(
+            "/v1/screen", files={"image": listing}, data={"seller": "stranger"}, headers=market
+        ).json()
+        assert body["verdict"] == "logo_misuse", body
