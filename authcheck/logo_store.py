@@ -2,7 +2,7 @@
 
 Deriving a logo's silhouette, coarse templates, keypoints and contour from its stored copy
 takes about 30 ms, and training the inverted file of all logos' keypoints about 1 s for 40
-logos (about 20 s for 1,000). Every CLI run and every server start paid both before it could
+logos (about 10 s for 1,000). Every CLI run and every server start paid both before it could
 screen one listing. Now:
 
 * each logo's derived data is a record beside its stored copy (``<sha>.logo``: a JSON header

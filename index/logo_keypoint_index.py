@@ -20,8 +20,11 @@ IVF_FROM = 5_000  # stored descriptors from which the inverted file is used (abo
 PROBED = 8  # inverted-file cells searched per query (of 2 * sqrt(rows)): about 3% of the rows
 SAME_POINT = 12.0  # canonical px within which two of a logo's keypoints are the same point
 NEIGHBOURS = 4
+# Training rows sampled per cell. 32 trains 1,000 logos' index (770k rows, 1,755 cells) in 9 s
+# against 19 s for 64, and the searches keep as many of the exact search's votes (0.83 of them).
+TRAIN_PER_CELL = 32
 # how an index is built from its descriptors: a saved index built otherwise is not reused
-BUILD = f"flat-below={IVF_FROM} cells=2*sqrt(rows)<=4096 train=64/cell seed=0"
+BUILD = f"flat-below={IVF_FROM} cells=2*sqrt(rows)<=4096 train={TRAIN_PER_CELL}/cell seed=0"
 
 
 @dataclass
@@ -48,12 +51,12 @@ class LogoKeypointIndex:
             nlist = int(min(4096, 2 * np.sqrt(len(descriptors))))
             quantizer = faiss.IndexBinaryFlat(256)
             ivf = faiss.IndexBinaryIVF(quantizer, 256, nlist)
-            # FAISS warns on stderr below 39 training rows per cell; 64 per cell are sampled where
-            # there are enough, and fewer train well enough (the warning is all this changes)
+            # FAISS warns on stderr below 39 training rows per cell; fewer train well enough (the
+            # warning is all this changes)
             ivf.cp.min_points_per_centroid = 8
-            # training on a sample (64 rows per cell) bounds the build time for large logo sets
+            # training on a sample bounds the build time for large logo sets
             sample = np.random.default_rng(0).choice(
-                len(descriptors), min(len(descriptors), 64 * nlist), replace=False
+                len(descriptors), min(len(descriptors), TRAIN_PER_CELL * nlist), replace=False
             )
             ivf.train(descriptors[np.sort(sample)])
             ivf.nprobe = nprobe
