@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from vision.svg import SvgError, draw_svg, looks_like_svg
+
 # Decoded-pixel ceiling; Pillow's own bomb guard is turned into ImageLoadError.
 DEFAULT_MAX_PIXELS = 80_000_000
 # Files larger than this are refused before decoding.
@@ -139,10 +141,13 @@ def load_image_full(
     EXIF orientation is applied, the first frame of an animation is taken, and with
     ``max_side`` the image is downscaled so that its long side is at most that (JPEGs are
     decoded at reduced size directly via Pillow's draft mode). Plain JPEGs that need none of
-    that are decoded by OpenCV (same pixels, faster); everything else by Pillow.
+    that are decoded by OpenCV (same pixels, faster); everything else by Pillow. An SVG is
+    drawn with its long side at :data:`vision.svg.SVG_SIDE` px, transparent where it does not draw.
     """
     label = name or (str(source) if not isinstance(source, bytes | bytearray | memoryview) else "<upload>")
     data = _read_bytes(source, label, max_bytes)
+    if looks_like_svg(data):
+        return _load_svg(data, label, max_side, background)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -172,6 +177,15 @@ def load_image_full(
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] < 8 or rgb.shape[1] < 8:
         raise ImageLoadError(label, f"image is too small ({rgb.shape[1]}x{rgb.shape[0]}); need at least 8x8")
     return LoadedImage(rgb=np.ascontiguousarray(rgb), alpha=alpha, original_size=original, format=fmt)
+
+
+def _load_svg(data: bytes, label: str, max_side: int | None, background: tuple[int, int, int]) -> LoadedImage:
+    try:
+        img = draw_svg(data)
+    except SvgError as exc:
+        raise ImageLoadError(label, str(exc)) from exc
+    rgb, alpha = _pil_decode(img, max_side, 1, background)
+    return LoadedImage(rgb=np.ascontiguousarray(rgb), alpha=alpha, original_size=img.size, format="SVG")
 
 
 def load_image(

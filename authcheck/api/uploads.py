@@ -16,6 +16,8 @@ from fastapi import HTTPException, UploadFile
 from PIL import Image, UnidentifiedImageError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vision.svg import looks_like_svg
+
 # What Pillow calls the formats we accept; anything else is refused as "not an image type".
 ACCEPTED_FORMATS = {
     "JPEG": "jpeg",
@@ -26,7 +28,7 @@ ACCEPTED_FORMATS = {
     "BMP": "bmp",
     "TIFF": "tiff",
 }
-_ACCEPTED_NAMES = "JPEG, PNG, WebP, GIF, BMP, TIFF"
+_ACCEPTED_NAMES = "JPEG, PNG, WebP, GIF, BMP, TIFF, SVG"
 # Declared content types that are fine: any image/*, or "don't know".
 _NEUTRAL_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
 
@@ -68,6 +70,8 @@ def check_image_bytes(name: str, data: bytes, limits: UploadLimits, content_type
         raise UploadError(400, name, f"{name!r} is empty (0 bytes)")
     if len(data) > limits.max_bytes:
         raise UploadError(413, name, f"{name!r} is {len(data)} bytes, over the {limits.max_bytes}-byte limit")
+    if looks_like_svg(data):  # drawn at a fixed size when decoded: no pixel count to check here
+        return "svg"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
