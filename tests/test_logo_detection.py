@@ -239,3 +239,78 @@ def test_bulk_path_gives_the_lone_upload_answers(app, listings, tmp_path: Path) 
             assert (ma.box is None) == (mb.box is None)
             if ma.box is not None:
                 assert np.allclose(ma.box, mb.box, atol=1.0)
+
+
+@pytest.mark.parametrize("allowed", [None, {0, 2}])
+def test_each_logo_gets_its_best_window_and_its_best_far_one(allowed) -> None:
+    from authcheck.logo_detection import LogoDetector, _LogoSet, _Templates
+    from index.logo_index import LogoTemplateIndex
+    from index.logo_keypoint_index import LogoKeypointIndex
+    from vision.logo_features import WINDOW
+    from vision.logo_scan import ScanLevel
+
+    rng = np.random.default_rng(3)
+    counts = [5, 5, 3, 5]  # templates per logo: a logo may lose rotations that leave no ink
+    owner = np.repeat(np.arange(len(counts)), counts)
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    t = len(owner)
+    templates = _Templates(
+        np.zeros((t, 8), np.float32), np.zeros((t, 4), np.int64), owner, np.zeros((t, 3, 3))
+    )
+    logos = _LogoSet(
+        0,
+        [],
+        templates,
+        LogoTemplateIndex(np.zeros((0, 0), np.float32), np.zeros(0)),
+        LogoKeypointIndex.empty(),
+        starts,
+    )
+    stride, nx, ny = 3, 30, 20
+    active = np.sort(rng.choice(nx * ny, 400, replace=False))
+    level = ScanLevel(
+        1.0,
+        np.zeros((1, 1), np.float32),
+        np.arange(nx) * stride,
+        np.arange(ny) * stride,
+        np.zeros((2, 1, 1), np.float32),
+        np.zeros(nx * ny, np.float32),
+        np.zeros((1, 1)),
+        active,
+    )
+    scores = rng.uniform(0.0, 0.7, (len(active), t)).astype(np.float32)
+    slot = {int(w): i for i, w in enumerate(active)}
+    for logo in range(len(counts)):
+        # its best place in its last template; the next best 9 px off (the same place: passed over),
+        # then one 12 px off (another place: the second window)
+        gx, gy = 5 + 6 * logo, 5 + 3 * logo
+        for dx, value, template in ((0, 0.99, counts[logo] - 1), (3, 0.95, 0), (4, 0.9, 1)):
+            w = (gy * nx) + gx + dx
+            if w not in slot:
+                active = np.sort(np.r_[active, w])
+                scores = np.insert(scores, int(np.searchsorted(active, w)), rng.uniform(0, 0.7, t), axis=0)
+                slot = {int(v): i for i, v in enumerate(active)}
+            scores[slot[w], starts[logo] + template] = value
+    level.active = active
+    detector = LogoDetector(None, None, Settings())  # type: ignore[arg-type]  # needs only settings
+    windows, rows = detector._per_logo_best(logos, level, scores, allowed)
+
+    # the plain definition, logo by logo
+    x, y = level.position(active)
+    want = []
+    for logo in sorted(allowed) if allowed is not None else range(len(counts)):
+        cols = np.flatnonzero(owner == logo)
+        best = scores[:, cols].max(axis=1)
+        first = int(np.argmax(best))
+        far = (np.abs(x - x[first]) > WINDOW // 2) | (np.abs(y - y[first]) > WINDOW // 2)
+        second = int(np.argmax(np.where(far, best, -np.inf)))
+        for w in (first, second):
+            if best[w] >= Settings().logo_coarse_min * 0.8:
+                want.append((active[w], cols[int(np.argmax(scores[w, cols]))], w == second))
+    got = list(zip(windows.tolist(), rows.tolist(), strict=True))
+    assert sorted(got) == sorted((int(w), int(r)) for w, r, _ in want)
+    planted = [(slot[(5 + 3 * e) * nx + 5 + 6 * e + dx], e) for e in range(len(counts)) for dx in (0, 4)]
+    assert sorted(got) == sorted(
+        (int(active[w]), int(starts[e] + (counts[e] - 1 if w == planted[2 * e][0] else 1)))
+        for w, e in planted
+        if allowed is None or e in allowed
+    )
