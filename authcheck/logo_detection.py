@@ -281,25 +281,9 @@ class LogoDetector:
             keypoints = LogoKeypointIndex.empty()
         return _LogoSet(gen, entries, templates, index, keypoints, starts)
 
-    # what the current set holds (tests and diagnostics read these)
-    @property
-    def _entries(self) -> list[_LogoEntry]:
-        return self._set.entries
-
-    @property
-    def _templates(self) -> _Templates | None:
-        return self._set.templates
-
-    @property
-    def _index(self) -> LogoTemplateIndex:
-        return self._set.index
-
-    @property
-    def _keypoints(self) -> LogoKeypointIndex:
-        return self._set.keypoints
-
     def __len__(self) -> int:
-        return len(self._entries)
+        """How many logos the current set searches."""
+        return len(self._set.entries)
 
     # -- finding ---------------------------------------------------------------------------
     def _candidates(

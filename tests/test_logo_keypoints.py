@@ -154,7 +154,7 @@ def test_a_logo_change_rederives_only_the_changed_logos(home: Path, drawn: dict,
         _badge(seed=7).save(other)
         app.register([other], brand=BRAND, kind="logo")
         app.logos.refresh()
-        assert len(app.logos) == 2 and len(app.logos._keypoints) > len(first.points)
+        assert len(app.logos) == 2 and len(app.logos._set.keypoints) > len(first.points)
         assert app.logos._derived[first_key] is first  # kept, not extracted again
         app.remove([first_key[0]])
         app.logos.refresh()

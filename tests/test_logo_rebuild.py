@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import httpx
@@ -59,22 +60,27 @@ def _join(detector: LogoDetector) -> None:
     assert not thread.is_alive()
 
 
+@contextmanager
+def _searching_one_logo(home: Path, other_logo: Path, listing: Path, background: bool) -> Iterator[Authcheck]:
+    """An app whose detector has built and searched a first set: another brand's logo only."""
+    with closing(Authcheck(home)) as app:
+        app.logos.background = background
+        app.add_brand(BRAND)
+        app.add_brand(OTHER)
+        app.register([other_logo], OTHER, kind="logo")
+        # the first set is built inside the search, background or not: there is nothing else to search
+        assert _found(app, listing) == []
+        assert app.logos.current and len(app.logos) == 1
+        yield app
+
+
 def test_the_previous_logos_are_searched_while_a_background_rebuild_runs(
     home: Path,
     listings,  # noqa: F811
     other_logo: Path,
     monkeypatch,
 ) -> None:
-    with closing(Authcheck(home)) as app:
-        app.logos.background = True
-        app.add_brand(BRAND)
-        app.add_brand(OTHER)
-        app.register([other_logo], OTHER, kind="logo")
-        assert (
-            _found(app, listings["misuse"]) == []
-        )  # the first set is built in the search: nothing to search yet
-        assert app.logos.current and len(app.logos) == 1
-
+    with _searching_one_logo(home, other_logo, listings["misuse"], background=True) as app:
         held = _HeldBuild(app.logos, monkeypatch)
         app.register([listings["logo"]], BRAND, kind="logo")  # starts the rebuild at once
         assert held.started.wait(30)
@@ -94,11 +100,7 @@ def test_without_background_the_next_search_waits_for_the_new_logos(
     listings,  # noqa: F811
     other_logo: Path,
 ) -> None:
-    with closing(Authcheck(home)) as app:
-        app.add_brand(BRAND)
-        app.add_brand(OTHER)
-        app.register([other_logo], OTHER, kind="logo")
-        assert _found(app, listings["misuse"]) == []
+    with _searching_one_logo(home, other_logo, listings["misuse"], background=False) as app:
         app.register([listings["logo"]], BRAND, kind="logo")
         assert app.logos._rebuilder is None  # nothing started at registration
         assert _found(app, listings["misuse"]) == [BRAND]
@@ -111,13 +113,7 @@ def test_a_failed_background_rebuild_keeps_the_previous_logos_and_is_tried_again
     monkeypatch,
     caplog,
 ) -> None:
-    with closing(Authcheck(home)) as app:
-        app.logos.background = True
-        app.add_brand(BRAND)
-        app.add_brand(OTHER)
-        app.register([other_logo], OTHER, kind="logo")
-        assert _found(app, listings["misuse"]) == []
-
+    with _searching_one_logo(home, other_logo, listings["misuse"], background=True) as app:
         held = _HeldBuild(app.logos, monkeypatch, fail_first=True)
         held.release.set()
         app.register([listings["logo"]], BRAND, kind="logo")

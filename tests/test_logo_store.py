@@ -200,9 +200,9 @@ def test_the_logo_indexes_do_not_depend_on_the_registration_order(tmp_path: Path
             app.logos.refresh()
             built.append(
                 (
-                    [e.source for e in app.logos._entries],
-                    app.logos._templates.vectors.copy(),
-                    app.logos._index.basis.copy(),
+                    [e.source for e in app.logos._set.entries],
+                    app.logos._set.templates.vectors.copy(),
+                    app.logos._set.index.basis.copy(),
                 )
             )
     (sources_a, vectors_a, basis_a), (sources_b, vectors_b, basis_b) = built
