@@ -349,22 +349,38 @@ class LogoDetector:
         ``scores``: approximate scores of all active windows (rows) against all templates.
 
         Each logo keeps its best window and its best one away from it, so a logo scoring low in absolute terms
-        (a simple shape on a busy photo) still gets looked at where it fits best.
+        (a simple shape on a busy photo) still gets looked at where it fits best. Only the
+        ``logo_own_best_logos`` logos fitting best somewhere in the level do, so the windows looked at
+        do not grow with the number of logos registered.
         """
         tm = ls.templates
         assert tm is not None
         starts = ls.starts
-        # each logo's best template per window: (m, logos with templates). Gathered maxima over the
-        # k-th template of every logo at once: ~6x faster than np.maximum.reduceat along rows
         counts = np.diff(np.r_[starts, scores.shape[1]])
-        per_logo = scores[:, starts]
-        for k in range(1, int(counts.max())):
-            np.maximum(per_logo, scores[:, starts + np.minimum(k, counts - 1)], out=per_logo)
         col_entry = tm.owner[starts]
+
+        def best_of_each_logo(values: np.ndarray, which: np.ndarray) -> np.ndarray:
+            # the max over each of logos ``which``'s templates (columns of ``values``): gathered maxima over
+            # their k-th templates at once, ~6x faster than np.maximum.reduceat along rows
+            first_cols, n = starts[which], counts[which]
+            out = values[..., first_cols]
+            for k in range(1, int(n.max())):
+                np.maximum(out, values[..., first_cols + np.minimum(k, n - 1)], out=out)
+            return out
+
+        # the logos looked at: those fitting best somewhere in the level (one pass over the scores)
+        logo_best = best_of_each_logo(scores.max(axis=0), np.arange(len(starts)))
         if allowed is not None:
-            per_logo[:, ~np.isin(col_entry, list(allowed))] = -np.inf
+            logo_best[~np.isin(col_entry, list(allowed))] = -np.inf
+        logos = np.arange(len(starts))
+        cap = self.settings.logo_own_best_logos
+        if len(logos) > cap:
+            logos = np.sort(np.argpartition(-logo_best, cap - 1)[:cap])
+        per_logo = best_of_each_logo(scores, logos)  # (m, len(logos)): each logo's best template per window
+        if allowed is not None:
+            per_logo[:, ~np.isin(col_entry[logos], list(allowed))] = -np.inf
         act = level.active
-        first = np.argmax(per_logo, axis=0)  # (E,)
+        first = np.argmax(per_logo, axis=0)
         # the best window more than WINDOW/2 px from the first in x or y: the first's neighbours
         # on the window grid are masked (a few per logo, not a mask over all windows)
         nx, ny = len(level.xs), len(level.ys)
@@ -377,15 +393,14 @@ class LogoDetector:
         gy = (act[first] // nx)[:, None, None] + offsets[None, :, None]
         inside = (gx >= 0) & (gx < nx) & (gy >= 0) & (gy < ny)
         rows = np.where(inside, slot[np.clip(gy * nx + gx, 0, nx * ny - 1)], -1)
-        logos = np.arange(per_logo.shape[1])
-        cols = np.broadcast_to(logos[:, None, None], rows.shape)
+        cols = np.broadcast_to(np.arange(len(logos))[:, None, None], rows.shape)
         masked = per_logo.copy()
         masked[rows[rows >= 0], cols[rows >= 0]] = -np.inf
         second = np.argmax(masked, axis=0)
         win = np.concatenate([first, second])
-        col = np.concatenate([logos, logos])
+        col = np.concatenate([np.arange(len(logos))] * 2)
         keep = per_logo[win, col] >= self.settings.logo_coarse_min * 0.8
-        win, ent = win[keep], col_entry[col[keep]]
+        win, ent = win[keep], col_entry[logos[col[keep]]]
         # the best template (rotation) of that logo at that window
         own = tm.owner[None, :] == ent[:, None]
         rows = np.argmax(np.where(own, scores[win], -np.inf), axis=1)

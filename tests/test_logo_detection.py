@@ -241,8 +241,8 @@ def test_bulk_path_gives_the_lone_upload_answers(app, listings, tmp_path: Path) 
                 assert np.allclose(ma.box, mb.box, atol=1.0)
 
 
-@pytest.mark.parametrize("allowed", [None, {0, 2}])
-def test_each_logo_gets_its_best_window_and_its_best_far_one(allowed) -> None:
+@pytest.mark.parametrize(("allowed", "cap"), [(None, 40), ({0, 2}, 40), (None, 2), ({0, 2, 3}, 1)])
+def test_each_logo_gets_its_best_window_and_its_best_far_one(allowed, cap) -> None:
     from authcheck.logo_detection import LogoDetector, _LogoSet, _Templates
     from index.logo_index import LogoTemplateIndex
     from index.logo_keypoint_index import LogoKeypointIndex
@@ -283,7 +283,8 @@ def test_each_logo_gets_its_best_window_and_its_best_far_one(allowed) -> None:
         # its best place in its last template; the next best 9 px off (the same place: passed over),
         # then one 12 px off (another place: the second window)
         gx, gy = 5 + 6 * logo, 5 + 3 * logo
-        for dx, value, template in ((0, 0.99, counts[logo] - 1), (3, 0.95, 0), (4, 0.9, 1)):
+        fit = 0.01 * logo  # the logos fit in order: 0 best
+        for dx, value, template in ((0, 0.99 - fit, counts[logo] - 1), (3, 0.95 - fit, 0), (4, 0.9 - fit, 1)):
             w = (gy * nx) + gx + dx
             if w not in slot:
                 active = np.sort(np.r_[active, w])
@@ -291,13 +292,14 @@ def test_each_logo_gets_its_best_window_and_its_best_far_one(allowed) -> None:
                 slot = {int(v): i for i, v in enumerate(active)}
             scores[slot[w], starts[logo] + template] = value
     level.active = active
-    detector = LogoDetector(None, None, Settings())  # type: ignore[arg-type]  # needs only settings
+    detector = LogoDetector(None, None, Settings(logo_own_best_logos=cap))  # type: ignore[arg-type]
     windows, rows = detector._per_logo_best(logos, level, scores, allowed)
 
-    # the plain definition, logo by logo
+    # the plain definition, logo by logo, for the ``cap`` logos fitting best (0 first)
+    looked_at = sorted(allowed if allowed is not None else range(len(counts)))[:cap]
     x, y = level.position(active)
     want = []
-    for logo in sorted(allowed) if allowed is not None else range(len(counts)):
+    for logo in looked_at:
         cols = np.flatnonzero(owner == logo)
         best = scores[:, cols].max(axis=1)
         first = int(np.argmax(best))
@@ -312,5 +314,5 @@ def test_each_logo_gets_its_best_window_and_its_best_far_one(allowed) -> None:
     assert sorted(got) == sorted(
         (int(active[w]), int(starts[e] + (counts[e] - 1 if w == planted[2 * e][0] else 1)))
         for w, e in planted
-        if allowed is None or e in allowed
+        if e in looked_at
     )
