@@ -198,7 +198,11 @@ class Authcheck:
             return self._descriptor
 
     def close(self) -> None:
-        """Persist indexes and release resources."""
+        """Persist indexes and release resources (after a running logo rebuild, for up to a minute)."""
+        if not self.logos.stop():
+            log.warning(
+                "closing while the logo indexes are still being rebuilt; the next start rebuilds them"
+            )
         self.flush()
         self._pool.shutdown(wait=True)
         self._stage_pool.shutdown(wait=True)

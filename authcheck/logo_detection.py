@@ -165,6 +165,7 @@ class LogoDetector:
         self._build_lock = threading.Lock()  # one build at a time; searches never take it
         self._rebuilder: threading.Thread | None = None
         self._rebuilder_lock = threading.Lock()
+        self._stopping = False
 
     def _generation_now(self) -> int:
         return self.catalogue.generation(f"logo:{self.catalogue.get_meta('model')}")
@@ -205,10 +206,21 @@ class LogoDetector:
         if self.background and self._set.generation >= 0:
             self.refresh(wait=False)
 
+    def stop(self, timeout: float = 60.0) -> bool:
+        """Start no more background rebuilds and wait up to ``timeout`` s for a running one to finish
+        (its indexes are then on disk for the next process). Returns whether none is left running."""
+        with self._rebuilder_lock:
+            self._stopping = True
+            thread = self._rebuilder
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
     def _rebuild_in_background(self) -> None:
         with self._rebuilder_lock:
-            if self._rebuilder is not None and self._rebuilder.is_alive():
-                return  # it looks at the generation again when it is done
+            if self._stopping or (self._rebuilder is not None and self._rebuilder.is_alive()):
+                return  # a running one looks at the generation again when it is done
             self._rebuilder = threading.Thread(
                 target=self._rebuild_until_current, name="logo-rebuild", daemon=True
             )
@@ -217,7 +229,7 @@ class LogoDetector:
     def _rebuild_until_current(self) -> None:
         """Build until the set is current (logos may change again during a build)."""
         try:
-            while True:
+            while not self._stopping:
                 with self._build_lock:
                     gen = self._generation_now()
                     if gen == self._set.generation:

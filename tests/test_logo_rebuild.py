@@ -129,6 +129,27 @@ def test_a_failed_background_rebuild_keeps_the_previous_logos_and_is_tried_again
         assert _found(app, listings["misuse"]) == [BRAND]
 
 
+def test_stopping_lets_a_running_rebuild_finish_and_starts_no_more(
+    home: Path,
+    listings,  # noqa: F811
+    other_logo: Path,
+    monkeypatch,
+) -> None:
+    with _searching_one_logo(home, other_logo, listings["misuse"], background=True) as app:
+        held = _HeldBuild(app.logos, monkeypatch)
+        (ref_id,) = app.register([listings["logo"]], BRAND, kind="logo").registered
+        assert held.started.wait(30)
+        thread = app.logos._rebuilder
+        assert not app.logos.stop(timeout=0.05)  # still building
+        app.remove([ref_id])  # a change during that build: not built after stopping
+        held.release.set()
+        assert app.logos.stop(timeout=30)
+        # that build finished; none followed for the change made meanwhile
+        assert held.calls == 1 and not app.logos.current
+        app.logos.changed()
+        assert app.logos._rebuilder is thread  # no thread started after stopping
+
+
 def test_the_service_rebuilds_logos_beside_requests_and_health_says_when_they_are_current(
     tmp_path: Path,
     listings,  # noqa: F811
