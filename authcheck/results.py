@@ -27,7 +27,8 @@ class Match:
     agreement: float | None = None  # share of aligned cells whose pixels agree (copies)
     mirrored: bool = False
     pairs: list = field(default_factory=list)  # matched keypoint pairs (reference px, listing px)
-    signal: str = "descriptor"  # descriptor | keypoints | pixels (dense alignment) | ocr | region (logo silhouette)
+    # how it was found: descriptor | keypoints | pixels (dense alignment) | ocr | region (logo silhouette)
+    signal: str = "descriptor"
     text: str | None = None  # the words read in the listing (wordmark matches)
 
     def to_dict(self, with_pairs: bool = False) -> dict:

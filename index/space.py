@@ -87,7 +87,9 @@ class VectorSpace:
                     if int(infos["generation"]) < want or len(index) != int(infos.get("count", -1)):
                         self._catch_up(want)
                     return
-                log.warning("index %s has dimension %d, not %d; rebuilding", self.index_path, index.dim, self.dim)
+                log.warning(
+                    "index %s has dimension %d, not %d; rebuilding", self.index_path, index.dim, self.dim
+                )
             except Exception as exc:  # corrupt file, other backend: rebuild from the catalogue
                 log.warning("index %s unreadable (%s); rebuilding", self.index_path, exc)
         self.rebuild()
@@ -157,7 +159,9 @@ class VectorSpace:
         """Add references' vectors (already committed to the catalogue)."""
         with self._lock:
             index = self.index
-            ids = [to_vector_ids(r, len(v.reshape(-1, self.dim))) for r, v in zip(ref_ids, vectors, strict=True)]
+            ids = [
+                to_vector_ids(r, len(v.reshape(-1, self.dim))) for r, v in zip(ref_ids, vectors, strict=True)
+            ]
             if not ids:
                 return
             index.add(np.concatenate(ids), np.concatenate([v.reshape(-1, self.dim) for v in vectors]))

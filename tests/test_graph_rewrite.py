@@ -74,4 +74,6 @@ def test_only_the_per_channel_prologue_is_rewritten(tmp_path: Path) -> None:
     assert np.array_equal(_run(str(plain), batch), _run(rewritten, batch))
     # a constant read again later, or one that is not per channel, keeps the graph as it is
     assert normalise_after_transpose(_prologue_model(tmp_path / "reused.onnx", (3,), reuse_mean=True)) is None
-    assert normalise_after_transpose(_prologue_model(tmp_path / "scalar.onnx", (1,), reuse_mean=False)) is None
+    assert (
+        normalise_after_transpose(_prologue_model(tmp_path / "scalar.onnx", (1,), reuse_mean=False)) is None
+    )

@@ -167,7 +167,8 @@ class LogoPlacement:
     precoverage: float = 1.0  # coverage within 3 px before refinement (1.0 where not measured)
     keypoints: int = 0  # matched keypoints agreeing on the placement (0: proposed by the template scan)
     verified: bool = True  # the silhouette check passed (False: accepted on its keypoints alone)
-    pairs: np.ndarray | None = None  # (n, 2, 2) agreeing keypoint matches: canonical logo point, listing point
+    # (n, 2, 2) agreeing keypoint matches: canonical logo point, listing point
+    pairs: np.ndarray | None = None
 
     @property
     def box(self) -> list[float]:

@@ -63,7 +63,9 @@ async def screen(
     evidence: Annotated[bool, Form(description="include outlines and keypoint pairs")] = False,
     ocr: Annotated[
         bool | None,
-        Form(description="read the text for brands' wordmarks (about 1 s per image); default: server setting"),
+        Form(
+            description="read the text for brands' wordmarks (about 1 s per image); default: server setting"
+        ),
     ] = None,
     principal: Principal = Screener,
 ) -> dict:
