@@ -74,25 +74,33 @@ def _searching_one_logo(home: Path, other_logo: Path, listing: Path, background:
         yield app
 
 
-def test_the_previous_logos_are_searched_while_a_background_rebuild_runs(
-    home: Path,
-    listings,  # noqa: F811
-    other_logo: Path,
-    monkeypatch,
-) -> None:
+@pytest.fixture()
+def held_rebuild(home: Path, listings, other_logo: Path, monkeypatch):  # noqa: F811
+    """(app, held build, new logo's id): a background app rebuilding, held, after the brand's logo was registered."""
     with _searching_one_logo(home, other_logo, listings["misuse"], background=True) as app:
         held = _HeldBuild(app.logos, monkeypatch)
-        app.register([listings["logo"]], BRAND, kind="logo")  # starts the rebuild at once
+        (ref_id,) = app.register(
+            [listings["logo"]], BRAND, kind="logo"
+        ).registered  # starts the rebuild at once
         assert held.started.wait(30)
-        assert app.logos.rebuilding and not app.logos.current
-        # the search does not wait: it sees the previous set, which lacks the new logo
-        assert _found(app, listings["misuse"]) == []
-        assert len(app.logos) == 1
+        yield app, held, ref_id
         held.release.set()
-        _join(app.logos)
-        assert app.logos.current and not app.logos.rebuilding and len(app.logos) == 2
-        assert _found(app, listings["misuse"]) == [BRAND]
-        assert held.calls == 1
+
+
+def test_the_previous_logos_are_searched_while_a_background_rebuild_runs(
+    held_rebuild,
+    listings,  # noqa: F811
+) -> None:
+    app, held, _ = held_rebuild
+    assert app.logos.rebuilding and not app.logos.current
+    # the search does not wait: it sees the previous set, which lacks the new logo
+    assert _found(app, listings["misuse"]) == []
+    assert len(app.logos) == 1
+    held.release.set()
+    _join(app.logos)
+    assert app.logos.current and not app.logos.rebuilding and len(app.logos) == 2
+    assert _found(app, listings["misuse"]) == [BRAND]
+    assert held.calls == 1
 
 
 def test_without_background_the_next_search_waits_for_the_new_logos(
@@ -129,25 +137,17 @@ def test_a_failed_background_rebuild_keeps_the_previous_logos_and_is_tried_again
         assert _found(app, listings["misuse"]) == [BRAND]
 
 
-def test_stopping_lets_a_running_rebuild_finish_and_starts_no_more(
-    home: Path,
-    listings,  # noqa: F811
-    other_logo: Path,
-    monkeypatch,
-) -> None:
-    with _searching_one_logo(home, other_logo, listings["misuse"], background=True) as app:
-        held = _HeldBuild(app.logos, monkeypatch)
-        (ref_id,) = app.register([listings["logo"]], BRAND, kind="logo").registered
-        assert held.started.wait(30)
-        thread = app.logos._rebuilder
-        assert not app.logos.stop(timeout=0.05)  # still building
-        app.remove([ref_id])  # a change during that build: not built after stopping
-        held.release.set()
-        assert app.logos.stop(timeout=30)
-        # that build finished; none followed for the change made meanwhile
-        assert held.calls == 1 and not app.logos.current
-        app.logos.changed()
-        assert app.logos._rebuilder is thread  # no thread started after stopping
+def test_stopping_lets_a_running_rebuild_finish_and_starts_no_more(held_rebuild) -> None:
+    app, held, ref_id = held_rebuild
+    thread = app.logos._rebuilder
+    assert not app.logos.stop(timeout=0.05)  # still building
+    app.remove([ref_id])  # a change during that build: not built after stopping
+    held.release.set()
+    assert app.logos.stop(timeout=30)
+    # that build finished; none followed for the change made meanwhile
+    assert held.calls == 1 and not app.logos.current
+    app.logos.changed()
+    assert app.logos._rebuilder is thread  # no thread started after stopping
 
 
 def test_the_service_rebuilds_logos_beside_requests_and_health_says_when_they_are_current(
