@@ -105,8 +105,11 @@ class _LogoSet:
     @classmethod
     def empty(cls) -> _LogoSet:
         """No logos, built from nothing."""
-        blank = LogoTemplateIndex(np.zeros((0, 0), np.float32), np.zeros(0))
-        return cls(-1, [], None, blank, LogoKeypointIndex.empty(), np.zeros(0, np.int64))
+        return cls(-1, [], None, _no_templates(), LogoKeypointIndex.empty(), np.zeros(0, np.int64))
+
+
+def _no_templates() -> LogoTemplateIndex:
+    return LogoTemplateIndex(np.zeros((0, 0), np.float32), np.zeros(0))
 
 
 @dataclass
@@ -153,7 +156,7 @@ class LogoDetector:
         """``index_dir``: where the logos' keypoint index and template basis are kept between processes
         (None: in memory only). ``background``: once a first set of logos is built, rebuild on a
         thread of its own when they change, searching the previous set meanwhile (a service: no
-        upload waits for a rebuild, which takes about 25 s for 1,000 logos); otherwise (CLI, bulk
+        upload waits for a rebuild, which takes 11-16 s for 1,000 logos); otherwise (CLI, bulk
         jobs) the next search waits for it."""
         self.catalogue = catalogue
         self.index_dir = index_dir
@@ -280,8 +283,7 @@ class LogoDetector:
             owner = templates.owner
             starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
         else:
-            templates, index = None, LogoTemplateIndex(np.zeros((0, 0), np.float32), np.zeros(0))
-            starts = np.zeros(0, np.int64)
+            templates, index, starts = None, _no_templates(), np.zeros(0, np.int64)
         if kp_desc:
             keypoints = keypoint_index(
                 self.index_dir,
@@ -380,24 +382,23 @@ class LogoDetector:
                 np.maximum(out, values[..., first_cols + np.minimum(k, n - 1)], out=out)
             return out
 
-        # the logos looked at: those fitting best somewhere in the level (one pass over the scores)
-        logo_best = best_of_each_logo(scores.max(axis=0), np.arange(len(starts)))
-        if allowed is not None:
-            logo_best[~np.isin(col_entry, list(allowed))] = -np.inf
-        logos = np.arange(len(starts))
+        # the logos looked at: the allowed ones fitting best somewhere in the level (one pass over the scores)
+        logos = (
+            np.arange(len(starts)) if allowed is None else np.flatnonzero(np.isin(col_entry, list(allowed)))
+        )
         cap = self.settings.logo_own_best_logos
         if len(logos) > cap:
-            logos = np.sort(np.argpartition(-logo_best, cap - 1)[:cap])
+            logo_best = best_of_each_logo(scores.max(axis=0), logos)
+            logos = np.sort(logos[np.argpartition(-logo_best, cap - 1)[:cap]])
+        if not len(logos):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
         per_logo = best_of_each_logo(scores, logos)  # (m, len(logos)): each logo's best template per window
-        if allowed is not None:
-            per_logo[:, ~np.isin(col_entry[logos], list(allowed))] = -np.inf
         act = level.active
         first = np.argmax(per_logo, axis=0)
         # the best window more than WINDOW/2 px from the first in x or y: the first's neighbours
         # on the window grid are masked (a few per logo, not a mask over all windows)
         nx, ny = len(level.xs), len(level.ys)
-        stride = int(level.xs[1] - level.xs[0]) if nx > 1 else int(level.ys[1] - level.ys[0]) if ny > 1 else 1
-        reach = (WINDOW // 2) // stride
+        reach = (WINDOW // 2) // level.stride
         slot = np.full(nx * ny, -1, np.int64)  # grid window -> row of per_logo (-1: inactive)
         slot[act] = np.arange(len(act))
         offsets = np.arange(-reach, reach + 1)
@@ -499,7 +500,16 @@ class LogoDetector:
         extracted here.
         """
         self.refresh()
-        ls = self._set  # one set for the whole search, whatever a rebuild swaps in meanwhile
+        return self._find(self._set, image, allowed_brand, keypoints)
+
+    def _find(
+        self,
+        ls: _LogoSet,
+        image: np.ndarray,
+        allowed_brand: str | None,
+        keypoints: Callable[[], ListingKeypoints | None] | None,
+    ) -> list[tuple[_LogoEntry, LogoPlacement]]:
+        """:meth:`find` in the logo set ``ls`` (one set for the whole search, whatever a rebuild swaps in)."""
         if not ls.entries or ls.templates is None:
             return []
         allowed = None
@@ -623,13 +633,14 @@ class LogoDetector:
         ``features``: the listing's ORB keypoints from the copy check (of ``rgb``), to reuse.
         """
         self.refresh()
-        if not self._set.entries:
+        ls = self._set
+        if not ls.entries:
             return []
         image, gscale = listing_image(rgb, self.settings.logo_max_side)
         k = scale_to_original / gscale
         supplier = (lambda: keypoints_in_image(features(), gscale)) if features is not None else None
         matches = []
-        for entry, p in self.find(image, allowed_brand, supplier):
+        for entry, p in self._find(ls, image, allowed_brand, supplier):
             ok = seller is not None and seller in authorised.get(entry.brand, frozenset())
             outline = [[x * k, y * k] for x, y in p.outline]
             xs, ys = [q[0] for q in outline], [q[1] for q in outline]

@@ -276,6 +276,7 @@ def test_each_logo_gets_its_best_window_and_its_best_far_one(allowed, cap) -> No
         np.zeros(nx * ny, np.float32),
         np.zeros((1, 1)),
         active,
+        stride,
     )
     scores = rng.uniform(0.0, 0.7, (len(active), t)).astype(np.float32)
     slot = {int(w): i for i, w in enumerate(active)}

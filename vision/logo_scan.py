@@ -37,6 +37,7 @@ class ScanLevel:
     norms: np.ndarray  # (n,) float32: a window's normalised vector is its patch / its norm
     integral_sq: np.ndarray  # integral image of the squared edge-field magnitude
     active: np.ndarray  # (m,) windows with enough edges to hold a logo
+    stride: int  # level px between neighbouring windows
 
     def __len__(self) -> int:
         return len(self.xs) * len(self.ys)
@@ -125,6 +126,7 @@ def _level(img: np.ndarray, scale: float, stride: int) -> ScanLevel:
         norms=(np.maximum(rms, MIN_GRAD) * WINDOW).astype(np.float32),
         integral_sq=integral_sq,
         active=active,
+        stride=stride,
     )
 
 
