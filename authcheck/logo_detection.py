@@ -195,14 +195,25 @@ class LogoDetector:
 
     @property
     def rebuilding(self) -> bool:
-        """Whether a background rebuild is running (the logos searched are then the previous set)."""
-        with self._rebuilder_lock:
-            return self._rebuilder is not None and self._rebuilder.is_alive()
+        """Whether a background rebuild is under way (the logos searched are then the previous set)."""
+        return self.state()["rebuilding"]
 
     @property
     def current(self) -> bool:
         """Whether the logos searched are the catalogue's logos as they are now."""
         return self._set.generation == self._generation_now()
+
+    def state(self) -> dict[str, int | bool]:
+        """One consistent reading of ``searched`` (how many logos), ``current`` and ``rebuilding``.
+
+        A rebuilder thread that has just put the current set in place and is about to end is not
+        rebuilding: ``current`` and ``rebuilding`` are never both true.
+        """
+        with self._rebuilder_lock:
+            alive = self._rebuilder is not None and self._rebuilder.is_alive()
+        searched = self._set  # read after the thread: a set swapped in meanwhile is seen
+        current = searched.generation == self._generation_now()
+        return {"searched": len(searched.entries), "current": current, "rebuilding": alive and not current}
 
     def changed(self) -> None:
         """Logos were added or removed: a background detector starts its rebuild now, not at the next search."""

@@ -103,6 +103,22 @@ def test_the_previous_logos_are_searched_while_a_background_rebuild_runs(
     assert held.calls == 1
 
 
+def test_a_rebuilder_ending_after_its_set_is_in_place_is_not_reported_as_rebuilding(held_rebuild) -> None:
+    app, held, _ = held_rebuild
+    assert app.logos.state() == {"searched": 1, "current": False, "rebuilding": True}
+    held.release.set()
+    _join(app.logos)
+    # the moment between the new set being put in place and its thread ending, held open
+    done = threading.Event()
+    app.logos._rebuilder = threading.Thread(target=done.wait, args=(30,), daemon=True)
+    app.logos._rebuilder.start()
+    try:
+        assert app.logos.state() == {"searched": 2, "current": True, "rebuilding": False}
+        assert not app.logos.rebuilding
+    finally:
+        done.set()
+
+
 def test_without_background_the_next_search_waits_for_the_new_logos(
     home: Path,
     listings,  # noqa: F811

@@ -18,12 +18,11 @@ def health(core: Annotated[Authcheck, Depends(get_authcheck)]) -> dict:
     """Liveness (no key needed): the model in use, how many references are registered, and the logos
     searched: how many, whether they are the catalogue's current logos and whether a rebuild is running
     (after logos change the service keeps searching the previous ones until it is done)."""
-    logos = core.logos
     return {
         "status": "ok",
         "model": core.card.name,
         "references": core.catalogue.count_references(),
-        "logos": {"searched": len(logos), "current": logos.current, "rebuilding": logos.rebuilding},
+        "logos": core.logos.state(),
     }
 
 
