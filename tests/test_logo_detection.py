@@ -243,8 +243,7 @@ def test_bulk_path_gives_the_lone_upload_answers(app, listings, tmp_path: Path) 
 
 @pytest.mark.parametrize(("allowed", "cap"), [(None, 40), ({0, 2}, 40), (None, 2), ({0, 2, 3}, 1)])
 def test_each_logo_gets_its_best_window_and_its_best_far_one(allowed, cap) -> None:
-    from authcheck.logo_detection import LogoDetector, _LogoSet, _Templates
-    from index.logo_index import LogoTemplateIndex
+    from authcheck.logo_detection import LogoDetector, _LogoSet, _no_templates, _Templates
     from index.logo_keypoint_index import LogoKeypointIndex
     from vision.logo_features import WINDOW
     from vision.logo_scan import ScanLevel
@@ -261,7 +260,7 @@ def test_each_logo_gets_its_best_window_and_its_best_far_one(allowed, cap) -> No
         0,
         [],
         templates,
-        LogoTemplateIndex(np.zeros((0, 0), np.float32), np.zeros(0)),
+        _no_templates(),
         LogoKeypointIndex.empty(),
         starts,
     )

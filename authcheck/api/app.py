@@ -76,7 +76,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         core = await anyio.to_thread.run_sync(lambda: Authcheck(home_path, model=model))
-        # logo changes are rebuilt beside the requests, not in one (25 s for 1,000 logos)
+        # logo changes are rebuilt beside the requests, not in one (11-16 s for 1,000 logos)
         core.logos.background = True
         if cfg.warm_up:
             await anyio.to_thread.run_sync(_warm, core)
