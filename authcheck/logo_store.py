@@ -49,7 +49,7 @@ from vision.logo_keypoints import logo_keypoints
 # Everything a record depends on besides the logo's pixels: a record made otherwise is derived again.
 RECIPE = (
     f"logo-record-1 canon={CANON_SIDE},{CANON_PAD} window={WINDOW},{INNER} rotations={ROTATIONS} "
-    f"keypoints={lk.RENDER_SIDES},{lk.BACKGROUNDS},{lk.RENDER_MARGIN},{lk.LOGO_NFEATURES}"
+    f"keypoints={lk.RENDER_SIDES},{lk.BACKGROUNDS},{lk.RENDER_MARGIN},{lk.RENDER_BORDER},{lk.LOGO_NFEATURES}"
 )
 _KEYPOINT_INDEX = ("logo-keypoints-", ".faissb")  # file name around the fingerprint
 _TEMPLATE_BASIS = ("logo-templates-", ".basis")

@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 from authcheck.app import Authcheck
 from authcheck.config import Settings
 from index.logo_keypoint_index import IVF_FROM, SAME_POINT, LogoKeypointIndex
+from vision import logo_keypoints as lk
 from vision.logo_features import logo_shape
 from vision.logo_keypoints import logo_keypoints, placement_from_matches
 from vision.views import box_iou
@@ -256,3 +257,21 @@ def test_large_logo_sets_use_an_inverted_file_with_the_same_votes_for_exact_matc
     votes = index.votes(stored[picks], max_distance=64, ratio=0.8)
     assert votes.listing.tolist() == list(range(50))
     assert votes.owner.tolist() == owner[picks].tolist()
+
+
+def test_a_wide_wordmark_drawn_small_still_gives_keypoints(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a 4.5:1 wordmark drawn 128 px long is 28 px tall: without room around it ORB's border skips it all
+    alpha = np.zeros((100, 460), np.uint8)
+    cv2.putText(alpha, "HCWL", (10, 85), cv2.FONT_HERSHEY_SIMPLEX, 3.0, 255, 10)
+    rgb = np.zeros((100, 460, 3), np.uint8)
+    rgb[:] = (20, 60, 160)
+    shape = logo_shape(rgb, alpha)
+    assert shape is not None
+    monkeypatch.setattr(lk, "RENDER_SIDES", (128,))
+    points, _ = logo_keypoints(rgb, alpha, shape)
+    assert len(points) > 100
+    source = shape.to_source(points)  # and they lie on the wordmark, not on the drawing's border
+    assert source[:, 0].min() > -8 and source[:, 0].max() < 460 + 8
+    assert source[:, 1].min() > -8 and source[:, 1].max() < 100 + 8
+    monkeypatch.setattr(lk, "RENDER_BORDER", 0)  # the old 15% margin only
+    assert len(logo_keypoints(rgb, alpha, shape)[0]) < 20
