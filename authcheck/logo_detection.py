@@ -550,6 +550,10 @@ class LogoDetector:
         for c in picked:
             if any(e == c.entry for e, _ in verified):
                 continue
+            # one place shows one logo: where one was found (keypoint proposals first), another is not
+            # looked for (dev: the same logos found for 3-9% less logo CPU; test: one wrong badge less)
+            if any(_contains(p.box, c.centre) for _, p in verified):
+                continue
             p = verify_placement(
                 ls.entries[c.entry].shape,
                 image,
@@ -678,6 +682,11 @@ def keypoints_in_image(feats: LocalFeatures, gscale: float) -> ListingKeypoints:
     """ORB features of a listing as :class:`ListingKeypoints` of its logo-search image (``gscale`` of its px)."""
     unit = gscale / feats.scale
     return ListingKeypoints(feats.points * np.float32(unit), feats.descriptors, unit)
+
+
+def _contains(box: list[float], point: tuple[float, float]) -> bool:
+    """Whether ``point`` (x, y) lies in ``box`` [x0, y0, x1, y1]."""
+    return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
 
 
 def _overlap(a: list[float], b: list[float]) -> float:

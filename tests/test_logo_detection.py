@@ -167,10 +167,12 @@ def test_a_placement_is_reported_only_when_its_contour_is_found(app, listings) -
     app.register([listings["logo"]], BRAND, kind="logo")
     assert app.logos.settings is app.settings
     app.settings.logo_min_coverage = 1.01  # no contour can be found more than whole
+    app.settings.logo_keypoints = False  # the template scan's proposals alone (keypoints have their own rule)
     try:
         strict = app.screen_one("misuse.jpg", listings["misuse"], seller="stranger", record=False)
     finally:
         app.settings.logo_min_coverage = Settings().logo_min_coverage
+        app.settings.logo_keypoints = Settings().logo_keypoints
     assert not _logo_matches(strict)
     assert _logo_matches(app.screen_one("misuse.jpg", listings["misuse"], seller="stranger", record=False))
 
@@ -179,7 +181,7 @@ def test_a_contour_found_only_just_needs_the_whole_frame_to_correlate() -> None:
     from authcheck.logo_detection import LogoDetector
     from vision.logo_features import LogoPlacement
 
-    settings = Settings()
+    settings = Settings(logo_min_coverage=0.88)  # a band below the sure coverage (off by default)
     detector = LogoDetector(None, None, settings)  # type: ignore[arg-type]  # the rule needs only settings
 
     def placement(coverage: float, ncc: float, edges: float) -> LogoPlacement:
@@ -316,3 +318,43 @@ def test_each_logo_gets_its_best_window_and_its_best_far_one(allowed, cap) -> No
         for w, e in planted
         if e in looked_at
     )
+
+
+def test_where_a_logo_is_found_no_other_logo_is_verified(app, listings, tmp_path, monkeypatch) -> None:
+    import authcheck.logo_detection as ld
+
+    ref_id = app.register([listings["logo"]], BRAND, kind="logo").registered[0]
+    # another brand's mark that is part of this one (its ring and bar): a candidate at the same place
+    part = _mark("registered")
+    ImageDraw.Draw(part).polygon([(30, 310), (210, 220), (210, 310)], fill=(0, 0, 0, 0))
+    path = tmp_path / "part.png"
+    part.save(path)
+    app.register([path], "other-brand", kind="logo")
+    calls: list[tuple[object, np.ndarray, object]] = []
+    real = ld.verify_placement
+
+    def spy(shape, image, guess, **kwargs):  # records every verification, and runs it
+        placed = real(shape, image, guess, **kwargs)
+        calls.append((shape, guess, placed))
+        return placed
+
+    monkeypatch.setattr(ld, "verify_placement", spy)
+    result = app.screen_one("misuse.jpg", listings["misuse"], seller="stranger", record=False)
+    (match,) = _logo_matches(result)
+    assert match.reference_id == ref_id
+    mine = next(e.shape for e in app.logos._set.entries if e.ref_id == ref_id)
+    # the listing (600 px) is searched at its own size: placements are in its pixels, as the match's box
+    found_at = next(
+        i
+        for i, (shape, _, placed) in enumerate(calls)
+        if shape is mine and placed is not None and box_iou(placed.box, match.box) > 0.8
+    )
+    for shape, guess, _ in calls[found_at + 1 :]:
+        if shape is mine:
+            continue
+        corners = cv2.perspectiveTransform(
+            shape.ink_corners.reshape(-1, 1, 2), np.asarray(guess, np.float64)
+        ).reshape(-1, 2)
+        cx, cy = corners.mean(axis=0)
+        x0, y0, x1, y1 = match.box
+        assert not (x0 <= cx <= x1 and y0 <= cy <= y1)
