@@ -200,6 +200,11 @@ def test_tuning_stops_at_the_probe_cap_when_the_target_is_out_of_reach(data) -> 
     assert max(int(k) for k in out["nprobe_recall"]) == index.nlist // 4
     out = tune(index, queries, truth, target_recall=0.5, max_probe_share=0.25)
     assert out["target_reached"] is True and index.nprobe <= index.nlist // 4
+    # the nprobe kept has a margin over the one that reached the target (real copies are harder)
+    reached = out["nprobe_reached"]
+    assert out["nprobe_recall"][str(reached)] >= 0.5
+    assert all(v < 0.5 for k, v in out["nprobe_recall"].items() if int(k) < reached)
+    assert index.nprobe == min(index.nlist // 4, 2 * reached)
 
 
 def test_auto_plan_by_size_and_memory() -> None:

@@ -65,7 +65,10 @@ def test_rebuild_streams_trains_tunes_and_writes_measured_infos(cat: Catalogue, 
     assert infos["kind"] == "ivf_sq8" and infos["generation"] == cat.generation(SPACE)
     m = infos["measured"]
     assert m["queries"] > 0 and 0.0 <= m["recall_at_1"] <= 1.0 and m["search_ms_p50"] > 0
-    assert infos["nprobe"] == int(max(m["nprobe_recall"], key=int))  # tuning kept the last nprobe tried
+    # tuning kept twice the nprobe that reached the target (within the cap), or the cap
+    last = int(max(m["nprobe_recall"], key=int))
+    cap = max(1, int(infos["nlist"] * m["max_probe_share"]))
+    assert infos["nprobe"] == (min(cap, 2 * last) if m["target_reached"] else last)
     hits = space.search(_vec(5)[None, :], 3)[0]
     assert hits[0][0] == ids[4] and hits[0][1] > 0.99
 
