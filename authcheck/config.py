@@ -64,7 +64,9 @@ class Settings:
     # Logo detection
     logo_max_side: int = 800  # listing long side for logo search, px
     # coarse template (edge-orientation) correlation worth a closer look: 0.55 (was 0.6) with 24 verified
-    # finds 0.87 / 0.817 on dev / dev seed 1 (0.86 / 0.81); 0.5: 0.877 / 0.817 for ~+10 ms more
+    # finds 0.87 / 0.817 on dev / dev seed 1 (0.86 / 0.81); 0.5: 0.877 / 0.817 for ~+10 ms more (measured
+    # before logo keypoints were taken at every size; with them: 0.887 / 0.86 against 0.873 / 0.843 for
+    # 6 verified from 0.6)
     logo_coarse_min: float = 0.55
     logo_level_hits: int = 64  # coarse hits per pyramid level looked at exactly
     # also look at each logo's own best windows per level, however they rank against other logos' hits:

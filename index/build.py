@@ -194,7 +194,7 @@ def tune(
         if out["target_reached"]:
             out["nprobe_reached"], out["probe_margin"] = nprobe, PROBE_MARGIN
             index.nprobe = min(limit, nprobe * PROBE_MARGIN)  # type: ignore[attr-defined]
-        if not out["target_reached"]:
+        else:
             log.warning(
                 "nprobe capped at %d of %d lists: recall@1 %.3f < target %.3f",
                 limit,

@@ -100,6 +100,9 @@ class Verification:
 
 
 _DETECTORS: dict[tuple[str, int], cv2.Feature2D] = {}
+ORB_SCALE = 1.2  # ORB's pyramid: each level this much smaller than the last
+ORB_LEVELS = 8
+ORB_BORDER = 31  # px of each level ORB takes no keypoints in (its edge threshold, OpenCV's default)
 
 
 def _detector(method: str, nfeatures: int) -> cv2.Feature2D:
@@ -109,7 +112,13 @@ def _detector(method: str, nfeatures: int) -> cv2.Feature2D:
         if method == "sift":
             det = cv2.SIFT_create(nfeatures=nfeatures, contrastThreshold=0.02)
         elif method == "orb":
-            det = cv2.ORB_create(nfeatures=nfeatures, scaleFactor=1.2, nlevels=8, fastThreshold=10)
+            det = cv2.ORB_create(
+                nfeatures=nfeatures,
+                scaleFactor=ORB_SCALE,
+                nlevels=ORB_LEVELS,
+                edgeThreshold=ORB_BORDER,
+                fastThreshold=10,
+            )
         else:
             raise ValueError(f"unknown local feature method {method!r} (sift or orb)")
         _DETECTORS[key] = det

@@ -14,20 +14,21 @@ and judges like any other.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
-from vision.local_features import extract
+from vision.local_features import ORB_BORDER, ORB_LEVELS, ORB_SCALE, extract
 from vision.logo_features import LogoShape
 
 RENDER_SIDES = (256, 128)  # logo long side when its keypoints are taken, px
 BACKGROUNDS = (255, 0)  # transparent logos are drawn over white and over black
 RENDER_MARGIN = 0.15  # border around the drawn logo, fraction of its long side (ORB skips borders)
-# ... and at least this many px at the size drawn: ORB skips 31 px at each of its 8 levels, 31 * 1.2^7 px
-# of the drawing at the coarsest, where a small pasted logo's keypoints are matched (dev logo recall
-# 0.87 -> 0.89, dev seed 1 0.82 -> 0.85: with a 15% margin the 128 px drawing of a 5:1 wordmark had
-# no room for a single keypoint beyond its first levels)
-RENDER_BORDER = 112
+# ... and at least this many px at the size drawn (112): the border ORB skips at its coarsest level, where
+# a small pasted logo's keypoints are matched (dev logo recall 0.87 -> 0.89, dev seed 1 0.82 -> 0.85:
+# with a 15% margin the 128 px drawing of a 5:1 wordmark had no room for keypoints past its first levels)
+RENDER_BORDER = math.ceil(ORB_BORDER * ORB_SCALE ** (ORB_LEVELS - 1))
 LOGO_NFEATURES = 500  # keypoints per drawing
 
 
